@@ -29,3 +29,13 @@ def save_grid(x, path, ncol: int = 8, scale: int = 3) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     grid_image(x, ncol, scale=scale).save(path)
     return path
+
+
+def upscale(x, width: int = 224) -> Image.Image:
+    """(C, H, W) in [-1, 1] -> a PIL image about ``width`` pixels wide, nearest-neighbour."""
+    x = np.asarray(x, dtype=np.float32)
+    im = to_uint8(x)
+    im = im[..., 0] if im.shape[-1] == 1 else im
+    img = Image.fromarray(im)
+    s = max(1, width // img.width)
+    return img.resize((img.width * s, img.height * s), Image.NEAREST)

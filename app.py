@@ -1,0 +1,28 @@
+"""diffviz: what the U-Net does inside a diffusion model. Run: streamlit run app.py"""
+
+import streamlit as st
+
+from diffviz import ui
+
+st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
+ui.init_torch()
+
+PAGES = {
+    "The process": [
+        st.Page("pages/overview.py", title="1 · Overview", url_path="overview", default=True),
+        st.Page("pages/forward.py", title="2 · Forward process", url_path="forward"),
+        st.Page("pages/denoise.py", title="3 · Denoising, step by step", url_path="denoise"),
+    ],
+    "Open the U-Net": [
+        st.Page("pages/inside.py", title="4 · Inside the U-Net", url_path="inside"),
+        st.Page("pages/skips.py", title="5 · Skip connections", url_path="skips"),
+        st.Page("pages/attention.py", title="6 · Attention", url_path="attention"),
+        st.Page("pages/timestep.py", title="7 · Timestep conditioning", url_path="timestep"),
+        st.Page("pages/ablation.py", title="8 · Ablation lab", url_path="ablation"),
+    ],
+}
+
+page = st.navigation(PAGES)
+st.session_state["settings"] = ui.sidebar()
+ui.show_notices()
+page.run()

@@ -1,0 +1,4 @@
+import streamlit as st
+from diffviz import ui
+s = ui.settings()
+ui.intro("ablation", "placeholder", "placeholder")
