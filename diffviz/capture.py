@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import fnmatch
+import weakref
 
 import torch
 
@@ -38,9 +39,22 @@ class Trace(dict):
         return sum(v.numel() * v.element_size() for v in self.values())
 
 
+_POINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _points(model: UNet) -> tuple[list[str], dict]:
+    """(capture keys, {key: module}), found once per model: walking the modules every step is slow."""
+    got = _POINTS.get(model)
+    if got is None:
+        keys = model.capture_keys()
+        mods = dict(model.named_modules())
+        got = _POINTS[model] = (keys, {k: mods[k] for k in keys})
+    return got
+
+
 def resolve(model: UNet, select) -> list[str]:
     """Expand a selection ("all", a list of paths or glob patterns like "*.probs") to capture keys."""
-    keys = model.capture_keys()
+    keys = list(_points(model)[0])
     if select in (None, "all"):
         return keys
     if isinstance(select, str):
@@ -55,6 +69,8 @@ def resolve(model: UNet, select) -> list[str]:
 
 
 def _store(trace: Trace, key: str, value, batch: slice | None):
+    if isinstance(value, (tuple, list)):           # text_encoder returns (token features, mask)
+        value = value[0]
     v = value.detach()
     if batch is not None and v.dim() > 0:
         v = v[batch]
@@ -71,7 +87,7 @@ def capture(model: UNet, select="all", batch: slice | None = None):
     if _CURRENT.get() is not None:
         raise CaptureError("capture() blocks cannot be nested")
     keys = resolve(model, select)
-    modules = dict(model.named_modules())
+    modules = _points(model)[1]
     trace = Trace()
     owner = object()
     handles = []

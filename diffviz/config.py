@@ -16,6 +16,7 @@ class UNetConfig:
     channel_mults: tuple = (1, 2, 2)  # level k has base_channels * channel_mults[k] channels
     blocks_per_level: int = 1         # residual blocks per encoder level (decoder uses the same)
     attention_levels: tuple = (2,)    # levels with self-attention (the bottleneck always has it)
+    cross_levels: tuple = ()          # text models: extra levels with cross-attention only (cheap)
     heads: int = 4                    # attention heads
     dropout: float = 0.0
     upsample: str = "transposed"      # "transposed" (the lesson's) or "nearest" (nearest + conv)
@@ -32,6 +33,7 @@ class UNetConfig:
     def __post_init__(self):
         self.channel_mults = tuple(self.channel_mults)
         self.attention_levels = tuple(self.attention_levels)
+        self.cross_levels = tuple(self.cross_levels)
         if self.conditioning not in ("none", "class", "text"):
             raise ValueError(f"conditioning must be none, class or text, not {self.conditioning!r}")
         if self.upsample not in ("transposed", "nearest"):
@@ -39,7 +41,7 @@ class UNetConfig:
         n = len(self.channel_mults)
         if self.image_size % 2 ** (n - 1):
             raise ValueError(f"image_size {self.image_size} does not halve cleanly {n - 1} times")
-        bad = [k for k in self.attention_levels if not 0 <= k < n]
+        bad = [k for k in self.attention_levels + self.cross_levels if not 0 <= k < n]
         if bad:
             raise ValueError(f"attention_levels {bad} outside levels 0..{n - 1}")
         if self.conditioning == "text" and (self.vocab_size < 4 or self.max_tokens < 2):
@@ -82,9 +84,10 @@ def preset(name: str, **overrides) -> UNetConfig:
         # MNIST digits 28 -> 14 -> 7 (32/64/128 channels, 2.1M parameters); self-attention at 7x7 and in the bottleneck; class labels.
         "mnist": dict(image_size=28, in_channels=1, base_channels=32, channel_mults=(1, 2, 4),
                       blocks_per_level=1, attention_levels=(2,), heads=4, conditioning="class"),
-        # Captioned shapes 32 -> 16 -> 8, RGB; cross-attention to the caption at 16x16 and 8x8.
+        # Captioned shapes 32 -> 16 -> 8, RGB; self- and cross-attention at 8x8, cross only at 16x16.
         "shapes": dict(image_size=32, in_channels=3, base_channels=32, channel_mults=(1, 2, 4),
-                       blocks_per_level=1, attention_levels=(1, 2), heads=4, conditioning="text"),
+                       blocks_per_level=1, attention_levels=(2,), cross_levels=(1,), heads=4,
+                       conditioning="text"),
         # A tiny network for tests.
         "tiny": dict(image_size=8, in_channels=1, base_channels=8, channel_mults=(1, 2),
                      blocks_per_level=1, attention_levels=(1,), heads=2, conditioning="class"),
@@ -96,4 +99,4 @@ def preset(name: str, **overrides) -> UNetConfig:
         from diffviz import text
         cfg.update(vocab_size=len(text.VOCAB), max_tokens=text.MAX_TOKENS)
     cfg.update(overrides)
-    return UNetConfig(**cfg)
+    return UNetConfig.from_dict(cfg)   # a mistyped override is a ValueError naming the field

@@ -109,11 +109,12 @@ class AttentionBlock(nn.Module):
     Both are residual: x + attn(norm(x)). An intervention can switch the block off (identity).
     """
 
-    def __init__(self, channels: int, heads: int, level: int, context_dim: int | None = None):
+    def __init__(self, channels: int, heads: int, level: int, context_dim: int | None = None,
+                 self_attention: bool = True):
         super().__init__()
         self.level = level
-        self.norm = nn.GroupNorm(groups_for(channels), channels)
-        self.self_attn = Attention(channels, heads)
+        self.norm = nn.GroupNorm(groups_for(channels), channels) if self_attention else None
+        self.self_attn = Attention(channels, heads) if self_attention else None
         self.cross_norm = nn.LayerNorm(channels) if context_dim else None
         self.cross_attn = Attention(channels, heads, context_dim) if context_dim else None
 
@@ -121,8 +122,9 @@ class AttentionBlock(nn.Module):
         if interventions.attention_is_off(self.level):
             return x
         B, C, H, W = x.shape
-        h = self.norm(x).flatten(2).transpose(1, 2)                       # (B, H·W, C) one token per pixel
-        h = x.flatten(2).transpose(1, 2) + self.self_attn(h)
+        h = x.flatten(2).transpose(1, 2)                                   # (B, H·W, C) one token per pixel
+        if self.self_attn is not None:
+            h = h + self.self_attn(self.norm(x).flatten(2).transpose(1, 2))
         if self.cross_attn is not None and context is not None:
             h = h + self.cross_attn(self.cross_norm(h), context, key_mask)
         return h.transpose(1, 2).reshape(B, C, H, W)

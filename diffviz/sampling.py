@@ -126,7 +126,7 @@ def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance
         want = capture_select if capture_select and (capture_steps is None or i in capture_steps) else None
         eps, trace = guided_eps(model, x.to(dev), t, cond, guidance, interventions, want)
         eps = eps.float().cpu()
-        noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) if sampler == "ddpm" and t > 0 else None
+        noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) if sampler.lower() == "ddpm" and t > 0 else None
         out = sched.step(eps, t, x, noise=noise)
         yield Step(i, t, x, eps, out.pred_original_sample, out.prev_sample, trace)
         x = out.prev_sample

@@ -28,8 +28,7 @@ class EncoderLevel(nn.Module):
         super().__init__()
         ch, n = cfg.channels[k], cfg.blocks_per_level
         self.res = nn.ModuleList(ResBlock(in_ch if i == 0 else ch, ch, cfg.time_dim, cfg.dropout) for i in range(n))
-        has_attn = cfg.use_attention and k in cfg.attention_levels
-        self.attn = nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim) for _ in range(n if has_attn else 0))
+        self.attn = attention_blocks(cfg, k, ch, ctx_dim)
         last = k == cfg.levels - 1
         self.downsample = None if last else nn.Conv2d(ch, ch, 3, stride=2, padding=1)
 
@@ -39,6 +38,16 @@ class EncoderLevel(nn.Module):
             if self.attn:
                 h = self.attn[i](h, ctx, mask)
         return h                                                   # (B, ch_k, H_k, W_k): skip k
+
+
+def attention_blocks(cfg: UNetConfig, k: int, ch: int, ctx_dim) -> nn.ModuleList:
+    """One attention block per residual block at attention levels (cross-only at cross_levels)."""
+    full = k in cfg.attention_levels
+    cross_only = ctx_dim is not None and k in cfg.cross_levels and not full
+    if not cfg.use_attention or not (full or cross_only):
+        return nn.ModuleList()
+    return nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim, self_attention=full)
+                         for _ in range(cfg.blocks_per_level))
 
 
 class Bottleneck(nn.Module):
@@ -101,8 +110,7 @@ class DecoderLevel(nn.Module):
         self.skip = Skip(k) if cfg.use_skips else None
         in_ch = up_ch + (ch if cfg.use_skips else 0)
         self.res = nn.ModuleList(ResBlock(in_ch if i == 0 else ch, ch, cfg.time_dim, cfg.dropout) for i in range(n))
-        has_attn = cfg.use_attention and k in cfg.attention_levels
-        self.attn = nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim) for _ in range(n if has_attn else 0))
+        self.attn = attention_blocks(cfg, k, ch, ctx_dim)
 
     def forward(self, h, skip, emb, ctx=None, mask=None):
         h = self.upsample(h)                                       # (B, ch, H_k, W_k)
