@@ -180,7 +180,7 @@ BF16 = {"on": False}   # --bf16: the U-Net's matmuls in bfloat16 (about 2x faste
 def generate(model, conds, seeds, sampler: str, steps: int, guidance: float, batch: int = 250) -> np.ndarray:
     """Samples (N, C, H, W) in [-1, 1] for conditions and per-sample seeds, ``batch`` at a time."""
     out = []
-    dev = next(model.parameters()).device.type
+    dev = next(model.parameters()).device.type if isinstance(model, torch.nn.Module) else "cpu"
     for i in range(0, len(conds), batch):
         with torch.autocast(dev, dtype=torch.bfloat16, enabled=BF16["on"]):
             out.append(sampling.sample(model, list(conds[i:i + batch]), sampler=sampler, steps=steps,

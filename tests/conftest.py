@@ -1,0 +1,68 @@
+"""Shared fixtures: tiny seeded models, one thread, and `require` for optional packages."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+torch.set_num_threads(1)
+
+from diffviz import text  # noqa: E402
+from diffviz.config import UNetConfig, preset  # noqa: E402
+from diffviz.unet import UNet  # noqa: E402
+
+
+def require(module_name: str):
+    """Import a module; when it is missing, fail under CI (CI set) and skip elsewhere."""
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module_name} is required in CI but cannot be imported: {e}")
+        pytest.skip(f"{module_name} is not installed")
+
+
+def make_model(cfg: UNetConfig, seed: int = 0) -> UNet:
+    torch.manual_seed(seed)
+    return UNet(cfg).eval()
+
+
+def tiny_text_config(**over) -> UNetConfig:
+    d = dict(image_size=8, in_channels=3, base_channels=8, channel_mults=(1, 2), attention_levels=(0, 1),
+             heads=2, conditioning="text", vocab_size=len(text.VOCAB), max_tokens=text.MAX_TOKENS,
+             text_dim=16, text_layers=1)
+    d.update(over)
+    return UNetConfig(**d)
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> UNet:
+    """A tiny class-conditioned model (8x8, 2 levels, attention at level 1)."""
+    return make_model(preset("tiny"))
+
+
+@pytest.fixture(scope="session")
+def text_model() -> UNet:
+    """A tiny caption-conditioned model with cross-attention at both levels."""
+    return make_model(tiny_text_config())
+
+
+@pytest.fixture(scope="session")
+def noskip_model() -> UNet:
+    """The tiny model without skip connections."""
+    return make_model(preset("tiny", use_skips=False))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    torch.set_num_threads(1)
+    yield
