@@ -628,11 +628,40 @@ def select_slider_param(name: str, label: str, options: list, default, where=Non
 
 
 def step_param(s: Settings, default: int | None = None, where=None, label: str = "Sampling step") -> int:
-    """The ``step`` slider (0 = the first, noisiest step .. steps − 1), shared by the U-Net pages."""
-    d = s.steps // 2 if default is None else default
-    return int_param("step", label, 0, s.steps - 1, min(d, s.steps - 1), where=where,
-                     help="Which step of the sampling run to look at: 0 starts from pure noise "
-                          "(t = 999), the last step gives the finished image.")
+    """The ``step`` slider (0 = the first, noisiest step .. steps − 1), shared by the U-Net pages.
+
+    Bound to the query parameter ``step`` like `int_param`, but with its own widget key: the denoising
+    page has a different slider under ``p_step``, and Streamlit hands a widget no value (its minimum)
+    when the same key belonged to another widget in the previous run.
+    """
+    where = where or st
+    key, hi = "p_unet_step", s.steps - 1
+    d = min(s.steps // 2 if default is None else default, hi)
+    _init_from_url("step", key, d, _clamped_int("step", 0, hi))
+    st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)
+    value = where.slider(label, min_value=0, max_value=hi, step=1, key=key,
+                         help="Which step of the sampling run to look at: 0 starts from pure noise "
+                              "(t = 999), the last step gives the finished image.") if hi > 0 else 0
+    _sync_url("step", int(value), d)
+    return int(value)
+
+
+def keyed_choice(name: str, key: str, label: str, options: list, default, where=None, format_func=str, **kw):
+    """A select box bound to query parameter ``name`` like `choice_param`, under widget key ``key``
+    (for a name another page uses for a different widget, e.g. "block")."""
+    where = where or st
+    by_text = {_fmt(o): o for o in options}
+
+    def parse(raw):
+        if raw not in by_text:
+            raise ValueError(f"“{plain(raw, 30)}” is not one of the choices")
+        return by_text[raw]
+    _init_from_url(name, key, default, parse)
+    if st.session_state[key] not in options:
+        st.session_state[key] = default
+    value = where.selectbox(label, options, key=key, format_func=format_func, **kw)
+    _sync_url(name, value, default)
+    return value
 
 
 def run_key(s: Settings, model: str | None = None, seeds=None, interventions: Interventions | None = None) -> tuple:
@@ -692,16 +721,34 @@ def quality(name: str) -> dict[str, str] | None:
     return None
 
 
-def quality_table(names: list[str], where=None) -> None:
-    """The measured quality of ``names`` side by side; "not measured yet" where the table has none."""
+def quality_table(names: list[str], where=None) -> bool:
+    """The measured quality of ``names`` side by side; "not measured yet" where the table has none.
+
+    Returns whether any of them has been measured (a table was shown)."""
     where = where or st
     rows = {n: quality(n) for n in names}
     measures = list(dict.fromkeys(k for q in rows.values() if q for k in q))
     if not measures:
         where.caption("Measured quality: not measured yet for " + ", ".join(names) +
                       " (`python -m diffviz.evaluate --out models/evaluation.json` writes the table).")
-        return
+        return False
     data = {"model": names}
     for k in measures:
         data[k] = [(rows[n] or {}).get(k, "–") if rows[n] else "not measured yet" for n in names]
     where.dataframe(data, hide_index=True, width="stretch")
+    return True
+
+
+def scoped(owner: str, *names: str) -> None:
+    """Forget these parameters' widget values when another page set them last.
+
+    Pages may use one name for different widgets ("level" is a stage on one page and an attention
+    block on another); Streamlit would hand the new widget a stale value or none at all. Call at the
+    top of a page: a name last drawn by a different ``owner`` starts again from the link or its default.
+    Pages that share ``owner`` (e.g. the same step slider) keep sharing the value.
+    """
+    for name in names:
+        key, tag = f"p_{name}", f"_owner_p_{name}"
+        if st.session_state.get(tag) != owner:
+            st.session_state.pop(key, None)
+            st.session_state[tag] = owner

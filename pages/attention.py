@@ -1,4 +1,176 @@
+"""6 · Attention: where one pixel looks (self-attention), and where each caption word lands (cross-attention)."""
+
+import numpy as np
 import streamlit as st
-from diffviz import ui
+
+from diffviz import analysis, text, ui, zoo
+from diffviz import figures_unet as fu
+
 s = ui.settings()
-ui.intro("attention", "placeholder", "placeholder")
+ui.scoped("attention", "level")   # "level" means something else on pages 4 and 5
+model, _ = ui.load_model(s.model)
+cfg = model.config
+KEYS = model.capture_keys()
+
+
+def level_of(block: str) -> int:
+    return cfg.levels - 1 if block.startswith("bottleneck") else int(block.split(".")[1])
+
+
+def flow(block: str) -> tuple:
+    """Sort key: the order data flows through (down the encoder, bottleneck, up the decoder)."""
+    part = block.split(".")[0]
+    return {"encoder": 0, "bottleneck": 1, "decoder": 2}[part], (-1 if part == "decoder" else 1) * level_of(block)
+
+
+SELF = sorted((k[: -len(".self_attn.probs")] for k in KEYS if k.endswith(".self_attn.probs")), key=flow)
+CROSS = sorted((k[: -len(".cross_attn.probs")] for k in KEYS if k.endswith(".cross_attn.probs")), key=flow)
+
+
+def where(block: str) -> str:
+    r = cfg.resolution(level_of(block))
+    part = "bottleneck" if block.startswith("bottleneck") else f"{block.split('.')[0]} level {level_of(block)}"
+    return f"{part} · {r}×{r}"
+
+
+ui.intro(
+    "Attention",
+    "A convolution only mixes a pixel with its neighbours. **Self-attention** lets every position of a "
+    "feature map look at every other one: each position (the *query*) hands out weights that add up to 1 "
+    "over all positions, and takes in their features in those proportions. Several **heads** do this in "
+    "parallel, each with its own idea of what to look for. Pick a query pixel and see where it looks, "
+    "drawn over the U-Net's current guess x̂0.",
+    "move the query pixel (**query x**, **query y**) from the background onto the digit's stroke and compare "
+    "the heads: each has its own habit (spread over the whole map, on the stroke, near the query, or piled "
+    "onto one “sink” cell). Then drag **Sampling step** and watch the entropy chart: how sharply each head "
+    "focuses changes during the run, and differently for every head.")
+
+if not SELF:
+    st.info(f"“{s.model}” has no self-attention blocks (it was trained without attention), so there is "
+            "nothing to show here. Choose **mnist** in the sidebar's Model menu.", icon="ℹ️")
+    st.stop()
+
+capture = ["*.self_attn.probs"] + (["*.cross_attn.probs"] if CROSS else [])
+traj = ui.trajectory(s, capture=capture)
+S = traj.steps
+
+# ---------------------------------------------------------------- controls
+c1, c2 = st.columns([1, 2])
+bi = ui.choice_param("level", "Attention block", list(range(len(SELF))), len(SELF) - 1, where=c1,
+                     format_func=lambda i: where(SELF[i]),
+                     help="The blocks that have self-attention, in the order the data flows.")
+block = SELF[bi]
+head = ui.choice_param("head", "Head", ["mean"] + list(range(cfg.heads)), "mean", where=c2, widget="segmented",
+                       format_func=lambda h: "mean of heads" if h == "mean" else f"head {h}")
+side = cfg.resolution(level_of(block))
+c1, c2, c3 = st.columns([2, 1, 1])
+step = ui.step_param(s, where=c1)
+t = int(traj.timesteps[step])
+qx = ui.int_param("qx", "Query x (column)", 0, side - 1, side * 4 // 7, where=c2)
+qy = ui.int_param("qy", "Query y (row)", 0, side - 1, side * 2 // 7, where=c3)
+key = f"{block}.self_attn.probs"
+
+
+def query_rows():
+    """This query's attention at every step: rows (S, heads, N), entropies, the largest weight."""
+    probs = analysis.stack_steps(traj.traces, key)                      # (S, heads, N, N)
+    rows = probs[:, :, qy * side + qx, :]                               # (S, heads, N)
+    mean = rows.mean(axis=1)
+    ent = np.array([[analysis.concentration(r)["entropy_bits"] for r in list(rs) + [m]]
+                    for rs, m in zip(rows, mean)])                      # (S, heads + 1)
+    return {"rows": rows, "mean": mean, "entropy": ent, "zmax": float(max(rows.max(), 1e-6)),
+            "zmax_head": {h: float(max(rows[:, h].max(), 1e-6)) for h in range(rows.shape[1])} | {
+                "mean": float(max(mean.max(), 1e-6))}}
+
+
+q = ui.derived(("attn-rows", ui.run_key(s), key, qy, qx), query_rows)
+row = q["mean"][step] if head == "mean" else q["rows"][step, head]
+conc = analysis.concentration(row)
+base = analysis.grey(traj.pred_x0[step, 0])
+name = "mean of heads" if head == "mean" else f"head {head}"
+
+# ---------------------------------------------------------------- the chosen head
+a, b = st.columns([3, 2])
+with a:
+    ui.plot(fu.overlay_grid(base, row.reshape(1, side, side), [f"{name}, query ({qx}, {qy})"], q["zmax_head"][head],
+                            query=(qy, qx), title=f"{where(block)}: where the query looks (step {step}, t = {t})",
+                            size=420), key="attn-main")
+with b:
+    st.markdown(f"**How concentrated is it?** ({name}, step {step})")
+    m1, m2 = st.columns(2)
+    m1.metric("entropy", f"{conc['entropy_bits']:.2f} bits", help="0 bits = all weight on one position; "
+              f"{conc['uniform_bits']:.2f} bits = spread evenly over all {conc['n']}.")
+    m2.metric("positions holding 90%", f"{conc['n_mass']} of {conc['n']}",
+              help=f"A uniform spread needs {conc['uniform_n_mass']}.")
+    st.caption(f"Uniform (looking everywhere equally): {conc['uniform_bits']:.2f} bits and "
+               f"{conc['uniform_n_mass']} positions. The orange square is the query; the heat shows the "
+               f"weights on one colour scale for every step (0 to {q['zmax_head'][head]:.2f}: the largest "
+               f"weight {'the mean of heads' if head == 'mean' else name} gives this query in the whole run).")
+    labels = [f"head {h}" for h in range(cfg.heads)] + ["mean of heads"]
+    ui.plot(fu.lines_vs_t(traj.timesteps, dict(zip(labels, q["entropy"].T)), "entropy (bits)", current_t=t,
+                          dashed={"mean of heads"}, title="Entropy of this query's weights, step by step",
+                          height=330), key="attn-entropy")
+
+heads = np.concatenate([q["rows"][step], q["mean"][step][None]]).reshape(-1, side, side)
+ui.plot(fu.overlay_grid(base, heads, labels, q["zmax"], query=(qy, qx),
+                        title=f"Every head side by side, on one scale (0 to {q['zmax']:.2f})", size=190),
+        key="attn-heads")
+st.caption("Attention lives on the feature map's grid: each of its cells covers "
+           f"{cfg.image_size // side}×{cfg.image_size // side} image pixels, so the heat is drawn in blocks over x̂0 "
+           "(never smoothed). A head that piles almost all its weight on one background cell, whatever the query, "
+           "is using it as a *sink*: somewhere to put attention when there is nothing worth fetching (trained "
+           "transformers do this too). The mean of heads is only a summary: each head's output goes its own way "
+           "into the next layer.")
+
+# ---------------------------------------------------------------- cross-attention
+st.subheader("Cross-attention: which word goes where")
+if not CROSS:
+    texts = zoo.available("text")
+    if texts:
+        st.info(f"Cross-attention connects pixels to the words of a caption, so it needs a text-conditioned "
+                f"model: choose **{texts[0]}** in the sidebar's Model menu (this model, “{s.model}”, is "
+                "told a digit label, which enters through the timestep embedding instead).", icon="ℹ️")
+    else:
+        st.info("Cross-attention connects pixels to the words of a caption, so it needs the text-conditioned "
+                "model **shapes**, which is not available yet (it is still being trained). This model, "
+                f"“{s.model}”, is told a digit label, which enters through the timestep embedding instead.",
+                icon="ℹ️")
+else:
+    tokens = text.token_labels(s.prompt)
+    xi = ui.choice_param("xlevel", "Cross-attention block", list(range(len(CROSS))), len(CROSS) - 1,
+                         format_func=lambda i: where(CROSS[i]))
+    xblock = CROSS[xi]
+    xside = cfg.resolution(level_of(xblock))
+    xkey = f"{xblock}.cross_attn.probs"
+
+    def token_summary():
+        probs = analysis.stack_steps(traj.traces, xkey)                  # (S, heads, N, M)
+        maps = np.stack([analysis.token_maps(p, len(tokens), xside) for p in probs])   # (S, T, h, w)
+        agg = maps.mean(axis=0)
+        return {"maps": maps, "agg": agg, "zmax": float(max(maps.max(), agg.max(), 1e-6))}
+
+    tm = ui.derived(("attn-tokens", ui.run_key(s), xkey, tuple(tokens)), token_summary)
+    st.markdown(f"Every pixel of the {xside}×{xside} map splits its attention over the caption's "
+                f"{len(tokens)} tokens (the weights add up to 1 at each pixel). One map per token, "
+                f"`<start>` and `<end>` included, mean of the {cfg.heads} heads, on one colour scale "
+                f"from 0 to {tm['zmax']:.2f}.")
+    ncol = min(len(tokens), 6)
+    ui.plot(fu.overlay_grid(base, tm["maps"][step], tokens, tm["zmax"], ncol=ncol, size=170,
+                            title=f"{where(xblock)} at step {step} (t = {t}), over x̂0"), key="cross-step")
+    ui.plot(fu.overlay_grid(analysis.grey(traj.final[0]), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
+                            title=f"{where(xblock)}, mean over all {S} steps, over the final image"),
+            key="cross-mean")
+    st.caption("A word the model has tied to a place lights up there: colour and shape words on the shape, "
+               "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
+               "up the left-over weight everywhere.")
+
+ui.show_code(f"""
+from diffviz import sampling, analysis, zoo
+model, _ = zoo.load("{s.model}")
+traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g},
+                    seeds=[{s.seed}], capture_select={capture!r})
+probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}
+weights = analysis.attention_map(probs, qy={qy}, qx={qx}, head={None if head == 'mean' else head})
+# ({side}, {side}): where the query looks; the weights sum to 1
+analysis.concentration(weights)               # entropy in bits, positions holding 90% of the weight
+""")

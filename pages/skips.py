@@ -1,4 +1,203 @@
+"""5 · Skip connections: what the encoder hands the decoder, what it carries, and what cutting it does."""
+
+import numpy as np
 import streamlit as st
-from diffviz import ui
+
+from diffviz import analysis, ui, zoo
+from diffviz import figures_unet as fu
+from diffviz.interventions import Interventions
+
+TOP = 8
+
 s = ui.settings()
-ui.intro("skips", "placeholder", "placeholder")
+ui.scoped("skips", "level")   # "level" means something else on pages 4 and 6
+model, _ = ui.load_model(s.model)
+cfg = model.config
+L = cfg.levels
+
+ui.intro(
+    "Skip connections",
+    "At every decoder level two tensors meet and are concatenated: the **skip**, the encoder's "
+    "features at the same resolution, and the **backbone**, what came up from the deeper levels. "
+    "The backbone knows *what* is in the image (it saw all of it at low resolution); the skip still "
+    "knows *where* every detail is. Below: what each carries, how much of it is fine detail, and "
+    "what happens to the image when you cut or scale them.",
+    "set **skip 0** to 0 in “Turn the knobs”. The same seed no longer ends in a clean digit: speckle "
+    "noise is left everywhere, because noise at the scale of single pixels can only be predicted with the "
+    "full-resolution skip. Then cut it only late (**t up to** 300): the digit's shape survives, it was "
+    "decided in the early steps. Cut **skip 2** (7×7) instead: hardly anything changes.")
+
+CHOICES = [n for n in ("mnist", "mnist-noskip", "mnist-step1500") if n in zoo.available()]
+
+
+def compare_retrained():
+    """mnist next to mnist-noskip (and its same-budget partner) on the same seed, with their quality."""
+    st.subheader("Retrained without skips")
+    if s.kind != "class":
+        st.info("The retrained no-skip partner exists for the MNIST models: choose **mnist** in the "
+                "sidebar's Model menu to compare them.", icon="ℹ️")
+        return
+    if "mnist-noskip" not in CHOICES:
+        st.info("The no-skip model (mnist-noskip) is not available yet.", icon="ℹ️")
+        return
+    st.markdown("Cutting a skip at inference time removes something the decoder was trained to rely on. "
+                "A fairer question: can a U-Net **trained** without skips do as well? `mnist-noskip` is the "
+                "same recipe with `use_skips=False`; `mnist-step1500` is the normal model saved after the "
+                "same number of training steps as the no-skip one (its fair partner).")
+    panels = []
+    for name in CHOICES:
+        final = traj.final[0] if name == s.model and cfg.use_skips else ui.trajectory(s, model=name).final[0]
+        meta = ui.load_model(name)[1]
+        trained = meta.get("step", meta.get("steps"))                    # training steps behind the weights
+        panels.append(fu.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
+    ui.plot(fu.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
+            key="retrained")
+    if "mnist-step1500" not in CHOICES:
+        st.caption("mnist-step1500 (the same-budget partner) is not available yet.")
+    if ui.quality_table(CHOICES):
+        st.caption("Measured over many samples by `python -m diffviz.evaluate` (label accuracy by a digit "
+                   "classifier trained on real digits; Fréchet distance to held-out digits): one image is an "
+                   "example, the table is the evidence.")
+
+
+if not cfg.use_skips:
+    st.info(f"“{s.model}” was trained without skip connections, so there is nothing to look at or cut "
+            "here. Choose **mnist** in the sidebar's Model menu to see its skips.", icon="ℹ️")
+    traj = None
+    compare_retrained()
+    st.stop()
+
+traj = ui.trajectory(s, capture=["decoder.*.skip", "decoder.*.upsample"])
+S = traj.steps
+
+# ---------------------------------------------------------------- what meets at one decoder level
+st.subheader("What meets at a decoder level")
+c1, c2 = st.columns([1, 2])
+level = ui.choice_param("level", "Decoder level", list(range(L)), 0, where=c1,
+                        format_func=lambda k: f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}")
+step = ui.step_param(s, where=c2)
+t = int(traj.timesteps[step])
+skip_key, bb_key = f"decoder.{level}.skip", f"decoder.{level}.upsample"
+
+
+def rank_level(k: int):
+    sk = analysis.stack_steps(traj.traces, f"decoder.{k}.skip")
+    bb = analysis.stack_steps(traj.traces, f"decoder.{k}.upsample")
+    o_s, o_b = analysis.rank_channels(sk)[:TOP], analysis.rank_channels(bb)[:TOP]
+    return {"skip": o_s, "bb": o_b, "lim": analysis.symmetric_limit(sk[:, o_s], bb[:, o_b])}
+
+
+ranks = ui.derived(("skips-rank", ui.run_key(s), level), lambda: rank_level(level))
+a, b = st.columns(2)
+now = traj.traces[step]
+with a:
+    ui.plot(fu.channel_grid(now[skip_key][0].float().numpy()[ranks["skip"]], ranks["skip"], ranks["lim"], ncol=4,
+                            title=f"Skip {level}: the encoder's features (top {TOP} channels)"), key="skip-grid")
+with b:
+    ui.plot(fu.channel_grid(now[bb_key][0].float().numpy()[ranks["bb"]], ranks["bb"], ranks["lim"], ncol=4,
+                            title=f"Backbone {level}: up from the deeper levels (top {TOP})"), key="bb-grid")
+st.caption(f"Step {step}, t = {t}. Both tensors are {cfg.channels[level]} channels of "
+           f"{cfg.resolution(level)}×{cfg.resolution(level)}, on ONE colour scale (shared by both and by every "
+           "step), strongest channels first. At level 0 the skip still carries x_t's fine grain, noise included "
+           "(exactly what the decoder needs to predict the noise pixel by pixel); the backbone holds a smoother "
+           "picture of what is being drawn.")
+
+# ---------------------------------------------------------------- energy and frequencies over the run
+cut = ui.float_param("cut", "Frequency cut (fraction of the finest frequency a map can hold)", 0.1, 0.9, 0.5, 0.05,
+                     help="Energy at radial frequencies above this counts as fine detail "
+                          "(1 = stripes two pixels apart).")
+
+
+def frequency_summary():
+    out = {}
+    for k in range(L):
+        for part, key in (("skip", f"decoder.{k}.skip"), ("backbone", f"decoder.{k}.upsample")):
+            x = analysis.stack_steps(traj.traces, key)                    # (S, C, H, W)
+            out[(k, part, "high")] = analysis.high_shares(x, cut)
+            out[(k, part, "rms")] = analysis.level_stats(traj.traces, key)["rms"]
+    return out
+
+
+freq = ui.derived(("skips-freq", ui.run_key(s), cut), frequency_summary)
+a, b = st.columns(2)
+with a:
+    ui.plot(fu.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "rms")],
+                                           "backbone": freq[(level, "backbone", "rms")]},
+                          "RMS", current_t=t, title=f"Level {level}: how strong each is, step by step"),
+            key="energy")
+with b:
+    ui.plot(fu.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "high")],
+                                           "backbone": freq[(level, "backbone", "high")]},
+                          "share of energy above the cut", current_t=t, percent=True,
+                          title=f"Level {level}: how much of it is fine detail"), key="high-t")
+cats = [f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}" for k in range(L)]
+ui.plot(fu.grouped_bars(cats, {"skip": [freq[(k, "skip", "high")][step] for k in range(L)],
+                               "backbone": [freq[(k, "backbone", "high")][step] for k in range(L)]},
+                        "energy above the cut", "decoder level (resolution)", percent=True,
+                        title=f"Fine detail at every level, step {step} (t = {t}): share of each tensor's energy "
+                              f"above {cut:g} × the finest frequency"), key="high-bars")
+more = [k for k in range(L) if freq[(k, "skip", "high")][step] > freq[(k, "backbone", "high")][step]]
+less = [k for k in range(L) if k not in more]
+verdict = (f"At this step the skip carries the larger share of fine detail at level{'s' if len(more) > 1 else ''} "
+           f"{', '.join(map(str, more))}" if more else "At this step the backbone carries the larger share everywhere")
+if more and less:
+    verdict += f"; the backbone at level{'s' if len(less) > 1 else ''} {', '.join(map(str, less))}."
+else:
+    verdict += "."
+st.caption("2-D Fourier transform of every channel; the energy (the mean included) is split at the radial "
+           f"frequency cut. {verdict} Fine detail at full resolution is what the low-resolution path cannot "
+           "bring back; at 7×7, “fine” means a pattern a few cells wide.")
+
+# ---------------------------------------------------------------- knobs
+st.subheader("Turn the knobs")
+st.markdown("Scale each skip and each backbone tensor right before they are concatenated (0 = cut, 1 = as "
+            "trained), only for the steps whose t lies in the range. Same seed, same noise: any change "
+            "in the result is the knobs' doing. (FreeU, Si et al. 2023, boosts the backbone and damps the skips "
+            "of large text-to-image U-Nets to sharpen them; see how much this small one tolerates.)")
+box = st.container(border=True)
+cols = box.columns(L + 1)
+skip_scale, bb_scale = {}, {}
+for k in range(L):
+    with cols[k]:
+        st.markdown(f"**Level {k}** · {cfg.resolution(k)}×{cfg.resolution(k)}")
+        skip_scale[k] = ui.float_param(f"skip{k}", f"skip {k}", 0.0, 2.0, 1.0, 0.05)
+        bb_scale[k] = ui.float_param(f"bb{k}", f"backbone {k}", 0.0, 2.0, 1.0, 0.05)
+with cols[L]:
+    st.markdown("**Only while**")
+    tmin = ui.int_param("tmin", "t from", 0, 999, 0)
+    tmax = ui.int_param("tmax", "t up to", 0, 999, 999)
+iv = Interventions(skip_scale={k: v for k, v in skip_scale.items() if v != 1.0},
+                   backbone_scale={k: v for k, v in bb_scale.items() if v != 1.0}, t_min=tmin, t_max=tmax)
+if tmin > tmax:
+    box.caption("The t range is empty (from > up to): nothing is changed.")
+active = not iv.is_empty() and tmin <= tmax
+mod = ui.trajectory(s, interventions=iv) if active else None
+final = traj.final[0]
+changed = mod.final[0] if mod is not None else final
+diff, lim = analysis.difference(fu.as_map(np.clip(changed, -1, 1)), fu.as_map(np.clip(final, -1, 1)))  # RGB: mean
+touched = int(sum(iv.active_at(int(x)) for x in traj.timesteps)) if active else 0
+ui.plot(fu.panel_row([fu.Panel("as trained", final), fu.Panel("with your knobs", changed),
+                      fu.Panel("difference (knobs − trained)", diff, "diff", lim if active else 1.0)],
+                     title=f"Same seed ({s.seed}): the final image x0", size=260), key="result")
+if active:
+    rms = analysis.rmse(np.clip(changed, -1, 1), np.clip(final, -1, 1))
+    st.caption(f"The knobs acted on {touched} of {S} steps. RMS difference {rms:.3f} (images span −1..1). "
+               "Purple: brighter with your knobs; orange: darker"
+               + (" (mean of R, G, B)." if cfg.in_channels == 3 else "."))
+else:
+    st.caption("All knobs are as trained (1.0): both images are the same run.")
+
+compare_retrained()
+
+ui.show_code(f"""
+from diffviz import sampling, analysis, zoo
+from diffviz.interventions import Interventions
+model, _ = zoo.load("{s.model}")
+run = dict(sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g}, seeds=[{s.seed}])
+traj = sampling.run(model, [{s.condition!r}], **run, capture_select=["decoder.*.skip", "decoder.*.upsample"])
+skip = traj.traces[{step}]["decoder.{level}.skip"]          # (1, C, H, W) what the encoder hands over
+backbone = traj.traces[{step}]["decoder.{level}.upsample"]  # (1, C, H, W) what comes up from below
+analysis.high_share(skip[0], cut={cut:g}), analysis.high_share(backbone[0], cut={cut:g})
+iv = Interventions(skip_scale={iv.skip_scale!r}, backbone_scale={iv.backbone_scale!r}, t_min={tmin}, t_max={tmax})
+changed = sampling.run(model, [{s.condition!r}], **run, interventions=iv).final
+""")
