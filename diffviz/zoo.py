@@ -49,7 +49,7 @@ class Entry:
 
 
 MODELS: dict[str, Entry] = {e.name: e for e in (
-    Entry("mnist", "The lesson's U-Net: class-conditional, skips, self-attention at 7×7",
+    Entry("mnist", "The lesson's U-Net: class-conditional, skips, self-attention at 7×7; 2,500 steps",
           "class", GUIDANCE["class"]),
     Entry("mnist-noskip", "Ablation: the same recipe with use_skips=False (no skip connections), 1,500 steps",
           "class", GUIDANCE["class"]),
@@ -57,7 +57,7 @@ MODELS: dict[str, Entry] = {e.name: e for e in (
           "class", GUIDANCE["class"]),
     Entry("mnist-noattn", "Ablation: the same recipe with use_attention=False (no attention), 1,500 steps",
           "class", GUIDANCE["class"]),
-    Entry("shapes", "Text-conditioned captioned shapes: the caption steers the U-Net through cross-attention",
+    Entry("shapes", "Text-conditioned captioned shapes: the caption steers the U-Net through cross-attention; 1,250 steps",
           "text", GUIDANCE["text"]),
 )}
 
