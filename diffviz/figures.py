@@ -297,6 +297,19 @@ def unet_blocks(cfg) -> list[str]:
     return blocks
 
 
+class _Parts:
+    """Collects layout shapes and annotations as plain dicts (add_shape one by one is O(n²) in plotly)."""
+
+    def __init__(self):
+        self.shapes, self.annotations = [], []
+
+    def add_shape(self, **kw):
+        self.shapes.append({"xref": "x", "yref": "y", **kw})
+
+    def add_annotation(self, **kw):
+        self.annotations.append({"xref": "x", "yref": "y", **kw})
+
+
 def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None = None,
                  condition: str | None = None, height: int = 780) -> go.Figure:
     """The U-Net of ``cfg`` as a diagram with the live tensor shape at every point.
@@ -315,7 +328,7 @@ def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None =
     y_lvl = [-k * dy for k in range(L)]
     y_bot = -L * dy
     y_stem, y_io = dy * 0.95, dy * 1.95
-    fig = go.Figure()
+    fig = _Parts()                    # collect shapes and annotations, build the figure once
     text = cfg.conditioning == "text"
     attn_levels = set(cfg.attention_levels) if cfg.use_attention else set()          # self (+ cross) attention
     cross_only = (set(getattr(cfg, "cross_levels", ())) - attn_levels) if cfg.use_attention and text else set()
@@ -425,6 +438,7 @@ def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None =
         for x, y in ends:
             fig.add_shape(type="line", x0=mid + 4.6, y0=y_txt + 0.8, x1=x, y1=y, layer="below",
                           line=dict(color=PART_COLOURS["text"], width=1.5, dash="dash"))
+    fig = go.Figure(layout=dict(shapes=fig.shapes, annotations=fig.annotations))
     fig.update_xaxes(visible=False, range=[x_enc[0] - bw / 2 - 0.9, x_dec[0] + bw / 2 + 0.9], fixedrange=True)
     fig.update_yaxes(visible=False, range=[lo_y, y_io + 0.65], fixedrange=True)
     fig.update_layout(height=height + (90 if cfg.conditioning == "text" else 0), margin=dict(l=0, r=0, t=0, b=0),
