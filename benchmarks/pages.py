@@ -47,7 +47,7 @@ MAIN_WIDGET = {
     "skips": "step",
     "attention": "step",
     "timestep": "step",
-    "ablation": "a_skip0",         # column A's first skip scale: every move is a new (ablated) sampling run
+    "ablation": "step",            # the step scrubber; a knob (e.g. a_skip0) is a new sampling run instead
 }
 
 

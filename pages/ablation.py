@@ -119,6 +119,19 @@ ui.plot(fu.lines_vs_t(ta.timesteps, {f"seed {sd}": gap[:, i] for i, sd in enumer
 gap_col.caption("Both runs start from the same noise. The gap (both x̂0 clipped to −1..1) is what the ablation "
            "has changed so far: it jumps where the ablation acts, and shrinks again where the model recovers.")
 
+st.subheader("Step by step: the two guesses x̂0")
+c1, _ = st.columns([1, 1])
+step = ui.step_param(s, where=c1, label="Compare at sampling step")
+xa, xb = (np.clip(tr.pred_x0[step].astype(np.float32), -1, 1) for tr in (ta, tb))
+step_diffs = [fu.as_map(xa[i] - xb[i]) for i in range(n)]
+ui.plot(fu.panel_row([fu.Panel(f"A · x̂0 · seed {sd}", xa[i]) for i, sd in enumerate(seeds)]
+                     + [fu.Panel(f"B · x̂0 · seed {sd}", xb[i]) for i, sd in enumerate(seeds)]
+                     + [fu.Panel(f"A − B · seed {sd}", step_diffs[i], "diff", lim) for i, sd in enumerate(seeds)],
+                     ncol=n, size=170, title=f"Step {step} (t = {int(ta.timesteps[step])}): what each run expects "
+                                              "the finished image to be"), key="ablation-step")
+st.caption("Scrub the step to watch the two runs' guesses drift apart (or not): from the same noise, any "
+           "difference is the ablation's doing. Same colour scale for the difference as above.")
+
 st.subheader("Measured quality of the models")
 if ui.quality_table(list(dict.fromkeys([a_name, b_name]))):
     st.caption("These numbers are for the models as trained (many samples, see `python -m diffviz.evaluate`); "

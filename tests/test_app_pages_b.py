@@ -180,6 +180,17 @@ def test_ablation_identical_setups_give_zero_difference():
     assert [json.dumps(p["z"]) for p in panels[:3]] == [json.dumps(p["z"]) for p in panels[3:6]]
 
 
+def test_ablation_step_scrubber_changes_the_guesses_without_sampling():
+    at = app("pages/ablation.py")
+    before = data_of(at, "ablation-step")
+    runs = ui.RUNS.computed
+    at.slider(key="p_unet_step").set_value(3).run()
+    clean(at, "ablation, step 3")
+    assert data_of(at, "ablation-step") != before
+    assert ui.RUNS.computed == runs                                          # scrubbing reuses both runs
+    assert at.query_params["step"] == "3"
+
+
 # ---------------------------------------------------------------- sessions are isolated
 
 def test_one_sessions_interventions_never_reach_another():
