@@ -79,5 +79,4 @@ def load_checkpoint(prefix, device: str = "cpu") -> tuple[UNet, dict]:
         if not torch.isfinite(tensors[k]).all():
             raise CheckpointError(f"{weights}: tensor {k} holds NaN or infinite values")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
-    # channels-last convolutions are faster on CPU (measured ~10% per captured trajectory); same numbers to ~1e-6
-    return model.to(device, memory_format=torch.channels_last).eval(), meta
+    return model.to(device).eval(), meta
