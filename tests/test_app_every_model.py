@@ -1,0 +1,48 @@
+"""Every lesson page renders cleanly with every shipped model (the zoo's real checkpoints)."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+torch.set_num_threads(1)
+
+from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from benchmarks.pages import app_pages  # noqa: E402
+from diffviz import ui, zoo  # noqa: E402
+
+PAGES = [script for _, script in app_pages()]
+
+
+@pytest.fixture(autouse=True)
+def as_served(monkeypatch):
+    """Every AppTest run goes through app.py (st.navigation), as on a running server."""
+    init = PagesManager.__init__
+
+    def __init__(self, *a, **kw):
+        init(self, *a, **kw)
+        self.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", __init__)
+    monkeypatch.setattr(ui, "_threads_done", True)
+
+
+@pytest.mark.parametrize("model", zoo.names())
+def test_every_page_is_clean_with_every_shipped_model(model):
+    if not zoo.MODELS[model].exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{model} is in the registry but not shipped")
+        pytest.skip(f"{model} not exported")
+    for script in PAGES:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+        at.query_params["model"] = model
+        at.switch_page(script).run()
+        problems = ([str(e.message)[:300] for e in at.exception] + [e.value for e in at.error]
+                    + [w.value for w in at.warning])
+        assert not problems, f"{script} with {model}: {problems}"
+        assert at.session_state["settings"].model == model
