@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import json
 import math
 import os
@@ -29,7 +28,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from diffviz.checkpoint import load_checkpoint, paths, save_checkpoint
+from diffviz.checkpoint import load_checkpoint, save_checkpoint
 from diffviz.config import UNetConfig, preset
 from diffviz.schedulers import NoiseSchedule
 from diffviz.unet import UNet, count_parameters

@@ -66,3 +66,22 @@ def noskip_model() -> UNet:
 def _one_thread():
     torch.set_num_threads(1)
     yield
+
+
+@pytest.fixture
+def as_served(monkeypatch):
+    """Every AppTest run goes through app.py (st.navigation), as on a running server.
+
+    app.py sits beside a ``pages/`` folder, so AppTest (which resets Streamlit's flag before each
+    run) would otherwise run a non-default page's script alone, in the old pages-folder mode.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    from diffviz import ui
+    init = PagesManager.__init__
+
+    def __init__(self, *a, **kw):
+        init(self, *a, **kw)
+        self.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", __init__)
+    monkeypatch.setattr(ui, "_threads_done", True)

@@ -11,25 +11,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from benchmarks.pages import app_pages  # noqa: E402
-from diffviz import ui, zoo  # noqa: E402
+from diffviz import zoo  # noqa: E402
 
 PAGES = [script for _, script in app_pages()]
 
 
-@pytest.fixture(autouse=True)
-def as_served(monkeypatch):
-    """Every AppTest run goes through app.py (st.navigation), as on a running server."""
-    init = PagesManager.__init__
-
-    def __init__(self, *a, **kw):
-        init(self, *a, **kw)
-        self.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", __init__)
-    monkeypatch.setattr(ui, "_threads_done", True)
+pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes through app.py
 
 
 @pytest.mark.parametrize("model", zoo.names())

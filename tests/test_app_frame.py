@@ -15,25 +15,14 @@ import torch
 
 torch.set_num_threads(1)
 
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from diffviz import defaults, ui, zoo  # noqa: E402
+from diffviz import defaults, zoo  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 
 
-@pytest.fixture
-def as_served(monkeypatch):
-    """Every AppTest run goes through app.py (st.navigation), as on a running server."""
-    init = PagesManager.__init__
-
-    def __init__(self, *a, **kw):
-        init(self, *a, **kw)
-        self.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", __init__)
-    monkeypatch.setattr(ui, "_threads_done", True)            # keep this process at one torch thread
 
 
 def app(page: str = "pages/overview.py", **params) -> AppTest:

@@ -12,7 +12,6 @@ import torch
 
 torch.set_num_threads(1)
 
-from streamlit.runtime.pages_manager import PagesManager  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from diffviz import defaults, ui, zoo  # noqa: E402
@@ -23,16 +22,7 @@ APP = str(ROOT / "app.py")
 PAGES = ["pages/inside.py", "pages/skips.py", "pages/attention.py", "pages/timestep.py", "pages/ablation.py"]
 
 
-@pytest.fixture(autouse=True)
-def as_served(monkeypatch):
-    """Every AppTest run goes through app.py (st.navigation), as on a running server."""
-    init = PagesManager.__init__
-
-    def __init__(self, *a, **kw):
-        init(self, *a, **kw)
-        self.uses_pages_directory = False
-    monkeypatch.setattr(PagesManager, "__init__", __init__)
-    monkeypatch.setattr(ui, "_threads_done", True)
+pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes through app.py
 
 
 def app(page: str, **params) -> AppTest:
