@@ -56,27 +56,35 @@ def read_meta(prefix) -> dict:
     return meta
 
 
+def read_tensors(weights: Path) -> dict:
+    """The tensors of a safetensors file (never pickle); a broken file raises `CheckpointError`."""
+    try:
+        return load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"{weights}: truncated or corrupted safetensors file ({e})") from None
+
+
+def check_tensors(weights: Path, expected: dict, tensors: dict, what: str) -> None:
+    """Raise `CheckpointError` unless ``tensors`` has exactly ``expected``'s names and shapes, all finite."""
+    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise CheckpointError(f"{weights}: does not match {what}: missing {missing[:5]}, unexpected {extra[:5]}")
+    for k, v in expected.items():
+        if tensors[k].shape != v.shape:
+            raise CheckpointError(f"{weights}: tensor {k} has shape {tuple(tensors[k].shape)}, "
+                                  f"{what} needs {tuple(v.shape)}")
+        if tensors[k].is_floating_point() and not torch.isfinite(tensors[k]).all():
+            raise CheckpointError(f"{weights}: tensor {k} holds NaN or infinite values")
+
+
 def load_checkpoint(prefix, device: str = "cpu") -> tuple[UNet, dict]:
     """Build the U-Net its JSON describes and fill it with its weights (as float32, eval mode)."""
     weights, _ = paths(prefix)
     meta = read_meta(prefix)
     if not weights.is_file():
         raise CheckpointError(f"{weights}: file is missing")
-    try:
-        tensors = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{weights}: truncated or corrupted safetensors file ({e})") from None
+    tensors = read_tensors(weights)
     model = UNet(meta["config"])
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(tensors))
-    extra = sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise CheckpointError(f"{weights}: does not match its config: missing {missing[:5]}, unexpected {extra[:5]}")
-    for k, v in expected.items():
-        if tensors[k].shape != v.shape:
-            raise CheckpointError(f"{weights}: tensor {k} has shape {tuple(tensors[k].shape)}, "
-                                  f"the config needs {tuple(v.shape)}")
-        if not torch.isfinite(tensors[k]).all():
-            raise CheckpointError(f"{weights}: tensor {k} holds NaN or infinite values")
+    check_tensors(weights, model.state_dict(), tensors, "its config")
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     return model.to(device).eval(), meta

@@ -26,11 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from diffviz.checkpoint import CheckpointError, paths
+from diffviz.checkpoint import CheckpointError, check_tensors, paths, read_tensors
 
 DEFAULT_PREFIX = Path(__file__).resolve().parent.parent / "models" / "judge"
 FEATURE_DIM = 128
@@ -95,21 +94,10 @@ def _load(prefix, device) -> JudgeNet:
         raise CheckpointError(f"{info}: not valid JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("model") != "JudgeNet":
         raise CheckpointError(f"{info}: not a judge checkpoint (no \"model\": \"JudgeNet\")")
-    try:
-        tensors = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CheckpointError(f"{weights}: truncated or corrupted safetensors file ({e})") from None
+    tensors = read_tensors(weights)
     net = JudgeNet()
     expected = net.state_dict()
-    missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
-    if missing or extra:
-        raise CheckpointError(f"{weights}: does not match the judge: missing {missing[:5]}, unexpected {extra[:5]}")
-    for k, v in expected.items():
-        if tensors[k].shape != v.shape:
-            raise CheckpointError(f"{weights}: tensor {k} has shape {tuple(tensors[k].shape)}, "
-                                  f"the judge needs {tuple(v.shape)}")
-        if tensors[k].is_floating_point() and not torch.isfinite(tensors[k]).all():
-            raise CheckpointError(f"{weights}: tensor {k} holds NaN or infinite values")
+    check_tensors(weights, expected, tensors, "the judge")
     net.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()})
     net.meta = meta
     return net.to(device).eval()

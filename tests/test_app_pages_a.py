@@ -5,7 +5,6 @@ import base64
 import io
 import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,25 +13,18 @@ from PIL import Image
 
 torch.set_num_threads(1)
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from diffviz import defaults, ui, zoo  # noqa: E402
 from diffviz.unet import count_parameters  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 PAGES = ["pages/overview.py", "pages/forward.py", "pages/denoise.py"]
 
 
 pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes through app.py
 
+from apptest import app  # noqa: E402
 
-def app(page: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    at.switch_page(page)
-    return at.run()
+
 
 
 def figure(at, key: str) -> dict:

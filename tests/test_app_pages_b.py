@@ -12,25 +12,18 @@ import torch
 
 torch.set_num_threads(1)
 
-from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from diffviz import defaults, ui, zoo  # noqa: E402
 from diffviz.checkpoint import save_checkpoint  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 PAGES = ["pages/inside.py", "pages/skips.py", "pages/attention.py", "pages/timestep.py", "pages/ablation.py"]
 
 
 pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes through app.py
 
+from apptest import app  # noqa: E402
 
-def app(page: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    for k, v in params.items():
-        at.query_params[k] = str(v)
-    at.switch_page(page)
-    return at.run()
+
 
 
 def clean(at, where: str) -> None:
