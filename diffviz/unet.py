@@ -85,7 +85,8 @@ class Upsample(nn.Module):
                                     nn.Conv2d(cfg.channels[k + 1], cfg.channels[k], 3, padding=1))
 
     def forward(self, h):
-        return self.op(h) * interventions.backbone_scale(self.level)
+        scale = interventions.backbone_scale(self.level)
+        return self.op(h) if scale == 1 else self.op(h) * scale
 
 
 class Skip(Probe):
@@ -96,7 +97,8 @@ class Skip(Probe):
         self.level = k
 
     def forward(self, s):
-        return s * interventions.skip_scale(self.level)
+        scale = interventions.skip_scale(self.level)
+        return s if scale == 1 else s * scale
 
 
 class DecoderLevel(nn.Module):
