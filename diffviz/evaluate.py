@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffviz import defaults, judge, sampling, zoo
+from diffviz import checkpoint, defaults, judge, sampling, zoo
 
 TABLE = (("ddim", 10), ("ddim", 25), ("ddim", 50), ("ddpm", 100), ("ddpm", 250))
 DRAW_STRIDE = 100_000          # draw d, sample i uses seed  seed + d * DRAW_STRIDE + i
@@ -278,7 +278,7 @@ def evaluate(models=None, *, draws: int = 5, n_per_digit: int = 50, batch: int =
     (tests pass their own, with names outside the zoo).
     """
     t0 = time.time()
-    loader = loader or (lambda n: zoo.load(n, device))
+    loader = loader or (lambda n: zoo.load(n, device) if n in zoo.MODELS else checkpoint.load_checkpoint(n, device))
     missing = []
     if models is None:
         models = zoo.available()
@@ -398,7 +398,8 @@ def format_report(r: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m diffviz.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--models", default=None, help="comma-separated zoo names (default: every shipped model)")
+    p.add_argument("--models", default=None, help="comma-separated zoo names or checkpoint prefixes such as "
+                   "runs/mine/export (default: every shipped model)")
     p.add_argument("--draws", type=int, default=5, help="draws (different seeds) per model")
     p.add_argument("--n-per-digit", type=int, default=50, help="samples per digit per draw")
     p.add_argument("--batch", type=int, default=250, help="samples per sampling batch")
@@ -428,16 +429,17 @@ def main(argv=None) -> int:
     models = None
     if args.models:
         models = [m.strip() for m in args.models.split(",") if m.strip()]
-        try:
-            for m in models:
-                zoo.entry(m)                              # unknown names fail before any work
-        except zoo.UnknownModelError as e:
-            p.error(str(e))
+        for m in models:                                  # unknown names fail before any work
+            if m not in zoo.MODELS and not checkpoint.paths(m)[0].is_file():
+                try:
+                    zoo.entry(m)
+                except zoo.UnknownModelError as e:
+                    p.error(f"{e} (or give a checkpoint prefix: {m}.safetensors does not exist)")
     if args.draws < 1 or args.n_per_digit < 1:
         p.error("--draws and --n-per-digit must be at least 1")
     if args.draws * args.n_per_digit * 10 < 2:
         p.error("need at least 2 samples")
-    missing = [m for m in (models or []) if not zoo.MODELS[m].exists()]
+    missing = [m for m in (models or []) if m in zoo.MODELS and not zoo.MODELS[m].exists()]
     if missing:
         p.error(f"not exported yet: {', '.join(missing)} (files {zoo.MODELS[missing[0]].prefix}.safetensors/.json)")
     report = evaluate(models, draws=args.draws, n_per_digit=args.n_per_digit, batch=args.batch,

@@ -101,7 +101,20 @@ def test_evaluate_plumbing_with_tiny_models(tiny28, tinytext):
 def test_cli_rejects_unknown_models(capsys):
     with pytest.raises(SystemExit) as e:
         ev.main(["--models", "mnist,nope", "--json"])
-    assert e.value.code == 2 and "unknown model 'nope'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "unknown model 'nope'" in err and "nope.safetensors does not exist" in err
+
+
+def test_cli_evaluates_a_checkpoint_prefix(tiny28, tmp_path, capsys):
+    """A fresh training run's export is scored like a zoo model (how a re-run is checked)."""
+    from diffviz.checkpoint import save_checkpoint
+    prefix = str(tmp_path / "mine")
+    save_checkpoint(tiny28, prefix, {"step": 3, "command": "python -m diffviz.train --preset tiny"})
+    assert ev.main(["--models", prefix, "--draws", "1", "--n-per-digit", "1", "--batch", "10", "--no-table",
+                    "--no-text", "--json", "--quiet"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    m = r["models"][prefix]
+    assert m["checkpoint"]["step"] == 3 and len(m["label_accuracy"]["per_digit"]) == 10 and "sampler_table" not in m
 
 
 # ------------------------------------------------------------ shapes
