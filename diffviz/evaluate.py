@@ -334,13 +334,14 @@ def evaluate(models=None, *, draws: int = 5, n_per_digit: int = 50, batch: int =
 def merge_reports(reports: list[dict]) -> dict:
     """Combine reports of separate runs (e.g. one per model, run side by side) into one.
 
-    Model entries are taken whole from the first report that has them; a ``sampler_table`` missing
+    Model entries are taken whole from the first report that has them (so a new evaluation of a
+    model, given first, replaces the one in an older merged report); a ``sampler_table`` missing
     there is taken from a later report (recorded with its own sample count).
     """
     out = {k: v for k, v in reports[0].items() if k not in ("models", "text_models")}
     out["models"], out["text_models"], out["merged_from"] = {}, {}, []
     for r in reports:
-        out["merged_from"].append(r.get("command", "?"))
+        out["merged_from"] += r.get("merged_from") or [r.get("command", "?")]
         for part in ("models", "text_models"):
             for name, entry in (r.get(part) or {}).items():
                 have = out[part].get(name)

@@ -185,3 +185,6 @@ def test_merge_reports_combines_models_and_carries_the_table():
     assert m["models"]["mnist"]["sampler_table_settings"] == {"n_per_digit": 25}
     assert m["models"]["x"] == {"fd": 2} and m["text_models"]["shapes"] == {"one_shape": 1.0}
     assert m["missing"] == [] and m["wall_s"] == 3 and m["merged_from"] == ["a", "b"]
+    again = merge_reports([{"command": "c", "models": {"x": {"fd": 7}}, "wall_s": 4}, m])
+    assert again["models"]["x"] == {"fd": 7} and again["models"]["mnist"]["fd"] == 1   # a new entry replaces
+    assert again["merged_from"] == ["c", "a", "b"]                # an earlier merge keeps its sources
