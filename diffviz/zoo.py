@@ -53,7 +53,7 @@ MODELS: dict[str, Entry] = {e.name: e for e in (
           "class", GUIDANCE["class"]),
     Entry("mnist-noskip", "Ablation: the same recipe with use_skips=False (no skip connections), 1,500 steps",
           "class", GUIDANCE["class"]),
-    Entry("mnist-step1500", "The lesson's U-Net saved at step 1,500: the fair partner of the ablations",
+    Entry("mnist-step1500", "The lesson's U-Net trained for 1,500 steps: the ablations' exact recipe, their fair partner",
           "class", GUIDANCE["class"]),
     Entry("mnist-noattn", "Ablation: the same recipe with use_attention=False (no attention), 1,500 steps",
           "class", GUIDANCE["class"]),

@@ -42,8 +42,8 @@ def compare_retrained():
         return
     st.markdown("Cutting a skip at inference time removes something the decoder was trained to rely on. "
                 "A fairer question: can a U-Net **trained** without skips do as well? `mnist-noskip` is the "
-                "same recipe with `use_skips=False`; `mnist-step1500` is the normal model saved after the "
-                "same number of training steps as the no-skip one (its fair partner).")
+                "same recipe with `use_skips=False`; `mnist-step1500` is the normal model trained by the very "
+                "same command, for the same 1,500 steps (its fair partner).")
     panels = []
     for name in CHOICES:
         final = traj.final[0] if name == s.model and cfg.use_skips else ui.trajectory(s, model=name).final[0]
