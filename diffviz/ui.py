@@ -79,6 +79,15 @@ def intro(title: str, what: str, try_this: str) -> None:
     st.info("**Try this — you should see:** " + try_this, icon=":material/science:")
 
 
+def run_code(s: "Settings", capture_select) -> str:
+    """The first lines of a page's code snippet: load the model and make the captured run shown."""
+    return (f'from diffviz import sampling, analysis, zoo\n'
+            f'model, _ = zoo.load("{s.model}")\n'
+            f'traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, '
+            f'guidance={s.guidance:g},\n'
+            f'                    seeds=[{s.seed}], capture_select={capture_select!r})\n')
+
+
 def show_code(code: str) -> None:
     """A "show the code" expander with the few lines of diffviz behind the view."""
     with st.expander("Show the code"):
@@ -182,15 +191,9 @@ def float_param(name: str, label: str, lo: float, hi: float, default: float, ste
     return float(value)
 
 
-def choice_param(name: str, label: str, options: list, default, where=None, format_func=str,
-                 widget: str = "select", **kw):
-    """A choice bound to query parameter ``name`` (an unknown value falls back to the default).
-
-    widget: "select" (a select box), "radio" (horizontal buttons) or "segmented" (a segmented
-    control that always keeps one option selected).
-    """
-    where = where or st
-    key = f"p_{name}"
+def _bind_options(name: str, key: str, options: list, default) -> None:
+    """Seed widget ``key`` from query parameter ``name`` (an option by its text; anything else: the
+    default, with a message naming the choices) and keep its state one of ``options``."""
     by_text = {_fmt(o): o for o in options}
 
     def parse(raw):
@@ -201,6 +204,18 @@ def choice_param(name: str, label: str, options: list, default, where=None, form
     _init_from_url(name, key, default, parse)
     if st.session_state[key] not in options:
         st.session_state[key] = default
+
+
+def choice_param(name: str, label: str, options: list, default, where=None, format_func=str,
+                 widget: str = "select", **kw):
+    """A choice bound to query parameter ``name`` (an unknown value falls back to the default).
+
+    widget: "select" (a select box), "radio" (horizontal buttons) or "segmented" (a segmented
+    control that always keeps one option selected).
+    """
+    where = where or st
+    key = f"p_{name}"
+    _bind_options(name, key, options, default)
     if widget == "radio":
         value = where.radio(label, options, key=key, format_func=format_func, horizontal=True, **kw)
     elif widget == "segmented":
@@ -613,15 +628,7 @@ def select_slider_param(name: str, label: str, options: list, default, where=Non
     """A select-slider over ``options`` bound to query parameter ``name`` (unknown values: the default)."""
     where = where or st
     key = f"p_{name}"
-    by_text = {_fmt(o): o for o in options}
-
-    def parse(raw):
-        if raw not in by_text:
-            raise ValueError(f"“{plain(raw, 20)}” is not one of the choices")
-        return by_text[raw]
-    _init_from_url(name, key, default, parse)
-    if st.session_state[key] not in options:
-        st.session_state[key] = default
+    _bind_options(name, key, options, default)
     value = where.select_slider(label, options=options, key=key, format_func=format_func, **kw)
     _sync_url(name, value, default)
     return value
@@ -650,15 +657,7 @@ def keyed_choice(name: str, key: str, label: str, options: list, default, where=
     """A select box bound to query parameter ``name`` like `choice_param`, under widget key ``key``
     (for a name another page uses for a different widget, e.g. "block")."""
     where = where or st
-    by_text = {_fmt(o): o for o in options}
-
-    def parse(raw):
-        if raw not in by_text:
-            raise ValueError(f"“{plain(raw, 30)}” is not one of the choices")
-        return by_text[raw]
-    _init_from_url(name, key, default, parse)
-    if st.session_state[key] not in options:
-        st.session_state[key] = default
+    _bind_options(name, key, options, default)
     value = where.selectbox(label, options, key=key, format_func=format_func, **kw)
     _sync_url(name, value, default)
     return value

@@ -164,11 +164,7 @@ else:
                "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
                "up the left-over weight everywhere.")
 
-ui.show_code(f"""
-from diffviz import sampling, analysis, zoo
-model, _ = zoo.load("{s.model}")
-traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g},
-                    seeds=[{s.seed}], capture_select={capture!r})
+ui.show_code(ui.run_code(s, capture) + f"""\
 probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}
 weights = analysis.attention_map(probs, qy={qy}, qx={qx}, head={None if head == 'mean' else head})
 # ({side}, {side}): where the query looks; the weights sum to 1

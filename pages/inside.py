@@ -139,11 +139,7 @@ st.caption("All channels of this level, strongest first, on their own colour sca
            "Energy = mean square over the whole run; the bars show how unevenly the channels share it, and "
            "the grids above show only the strongest.")
 
-ui.show_code(f"""
-from diffviz import sampling, analysis, zoo
-model, _ = zoo.load("{s.model}")
-traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g},
-                    seeds=[{s.seed}], capture_select={STAGES!r})
+ui.show_code(ui.run_code(s, STAGES) + f"""\
 x = analysis.stack_steps(traj.traces, "{focus}")        # (steps, C, H, W)
 order = analysis.rank_channels(x)[:{TOP}]              # most energetic channels first
 maps = traj.traces[{step}]["{focus}"][0][order]        # (16, H, W) at step {step}, t = {t}
