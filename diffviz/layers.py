@@ -107,12 +107,16 @@ class AttentionBlock(nn.Module):
     """Self-attention over the pixels of a feature map, then (text models) cross-attention to words.
 
     Both are residual: x + attn(norm(x)). An intervention can switch the block off (identity).
+    With ``pixels`` = H·W > 0, a learned vector per pixel (``position``, zero at the start) is added
+    to the normalised tokens the queries are made from: convolutions barely know *where* a pixel is,
+    and "red ... at the top left" can only be obeyed by a pixel that does.
     """
 
     def __init__(self, channels: int, heads: int, level: int, context_dim: int | None = None,
-                 self_attention: bool = True):
+                 self_attention: bool = True, pixels: int = 0):
         super().__init__()
         self.level = level
+        self.position = nn.Parameter(torch.zeros(pixels, channels)) if pixels else None   # (H·W, C)
         self.norm = nn.GroupNorm(groups_for(channels), channels) if self_attention else None
         self.self_attn = Attention(channels, heads) if self_attention else None
         self.cross_norm = nn.LayerNorm(channels) if context_dim else None
@@ -123,10 +127,11 @@ class AttentionBlock(nn.Module):
             return x
         B, C, H, W = x.shape
         h = x.flatten(2).transpose(1, 2)                                   # (B, H·W, C) one token per pixel
+        pos = 0 if self.position is None else self.position                # (H·W, C) or nothing
         if self.self_attn is not None:
-            h = h + self.self_attn(self.norm(x).flatten(2).transpose(1, 2))
+            h = h + self.self_attn(self.norm(x).flatten(2).transpose(1, 2) + pos)
         if self.cross_attn is not None and context is not None:
-            h = h + self.cross_attn(self.cross_norm(h), context, key_mask)
+            h = h + self.cross_attn(self.cross_norm(h) + pos, context, key_mask)   # queries: what + where
         return h.transpose(1, 2).reshape(B, C, H, W)
 
 

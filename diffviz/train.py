@@ -46,12 +46,17 @@ def parse_args(argv=None):
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay of the shipped weights")
     p.add_argument("--cfg-drop", type=float, default=0.1, help="probability of dropping the condition")
     p.add_argument("--min-snr", type=float, default=5.0, help="min-SNR loss weighting gamma (0 = plain MSE)")
+    p.add_argument("--snr-floor", type=float, default=0.0,
+                   help="lift the high-noise steps: their x0-weight is at least this (0 = plain min-SNR)")
+    p.add_argument("--weight-cap", type=float, default=0.0, help="largest loss weight of any step (0 = no cap)")
     p.add_argument("--schedule", default="linear", choices=["linear", "cosine"], help="training β schedule")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (about 2x faster on this CPU)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave torch's default)")
     p.add_argument("--out", default="runs/mnist", help="folder for the log, grids and resumable state")
     p.add_argument("--resume", default=None, help="a run folder (its state) or a checkpoint prefix (weights only)")
+    p.add_argument("--init-from", default=None, metavar="PREFIX",
+                   help="start from a checkpoint of a smaller network: copy every tensor it has, new parts start as identity")
     p.add_argument("--export", default=None, help="write the final EMA weights as float16 to this prefix")
     p.add_argument("--export-at", action="append", default=[], metavar="STEP:PREFIX",
                    help="also export the EMA weights at STEP to PREFIX (repeatable)")
@@ -98,6 +103,29 @@ class Batches:
         return self.x[idx], self.y[idx], idx.tolist()
 
 
+def init_from(model: UNet, prefix) -> list[str]:
+    """Warm-start ``model`` from a checkpoint of a network it extends; returns the names it lacked.
+
+    Every tensor the checkpoint has (same name and shape) is copied. What it lacks starts as an
+    identity, so the grown network computes exactly what the old one did at step 0: new pixel
+    positions are already zero, and new text-encoder layers get zero output projections (a pre-norm
+    residual layer with a zero output adds nothing).
+    """
+    from diffviz.checkpoint import CheckpointError, paths, read_tensors
+    old = read_tensors(paths(prefix)[0])
+    own = model.state_dict()
+    clash = [k for k in old if k in own and old[k].shape != own[k].shape]
+    if clash or set(old) - set(own):
+        raise CheckpointError(f"{prefix}: cannot grow from it: mismatched {clash[:3]}, unknown {sorted(set(old) - set(own))[:3]}")
+    model.load_state_dict({**own, **{k: v.float() for k, v in old.items()}})
+    new = sorted(set(own) - set(old))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name in new and name.startswith("text_encoder.layers.") and (".attn.to_out." in name or ".mlp.2." in name):
+                p.zero_()
+    return new
+
+
 def lr_at(step: int, args) -> float:
     """Linear warm-up, then cosine decay to 5% of the peak at the last step."""
     if step < args.warmup:
@@ -106,8 +134,22 @@ def lr_at(step: int, args) -> float:
     return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0))))
 
 
-def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, min_snr: float):
-    """Noise x0 at random t and score the predicted noise (min-SNR weighted MSE)."""
+def loss_weight(snr: torch.Tensor, min_snr: float, snr_floor: float = 0.0, cap: float = 0.0) -> torch.Tensor:
+    """Per-step weight of the ε-MSE: clamp(SNR, snr_floor, min_snr) / SNR, at most ``cap``.
+
+    ε-MSE equals SNR × (x0 error)², so a weight w gives the step an x0-weight of w · SNR. Min-SNR
+    caps that at ``min_snr`` for the easy, low-noise steps. At high noise the x0-weight is SNR
+    itself, almost nothing, yet those are the steps where the layout is decided (which colour goes
+    to the top left); ``snr_floor`` lifts their x0-weight to at least the floor (``cap`` keeps the
+    nearly pure-noise steps from taking over).
+    """
+    w = snr.clamp(min=snr_floor, max=min_snr) / snr
+    return w.clamp(max=cap) if cap > 0 else w
+
+
+def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, min_snr: float,
+                   snr_floor: float = 0.0, weight_cap: float = 0.0):
+    """Noise x0 at random t and score the predicted noise (min-SNR weighted MSE, see `loss_weight`)."""
     B = x0.shape[0]
     t = torch.randint(0, sched.T, (B,), generator=gen)
     noise = torch.randn(x0.shape, generator=gen)
@@ -121,7 +163,7 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
     per = F.mse_loss(eps.float(), noise.to(dev), reduction="none").mean(dim=(1, 2, 3))
     if min_snr > 0:
         snr = sched.snr()[t].to(dev)
-        per = per * torch.clamp(snr, max=min_snr) / snr
+        per = per * loss_weight(snr, min_snr, snr_floor, weight_cap)
     return per.mean()
 
 
@@ -196,6 +238,9 @@ def main(argv=None):
         loaded, meta0 = load_checkpoint(resume, device)
         cfg = meta0["config"]
         model = loaded.train()
+    if args.init_from and resume is None:
+        grown = init_from(model, args.init_from)
+        print(f"initialised from {args.init_from}; new tensors: {len(grown)} ({', '.join(grown[:6])}...)")
     ema = copy.deepcopy(model).eval().requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0)
     if resume is not None and (resume / "state.json").is_file():
@@ -226,7 +271,7 @@ def main(argv=None):
             g["lr"] = lr_at(step, args)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
             loss = diffusion_loss(net, sched, x0, cond if cfg.conditioning != "none" else None, gen,
-                                  args.cfg_drop, args.min_snr)
+                                  args.cfg_drop, args.min_snr, args.snr_floor, args.weight_cap)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -46,7 +46,8 @@ def attention_blocks(cfg: UNetConfig, k: int, ch: int, ctx_dim) -> nn.ModuleList
     cross_only = ctx_dim is not None and k in cfg.cross_levels and not full
     if not cfg.use_attention or not (full or cross_only):
         return nn.ModuleList()
-    return nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim, self_attention=full)
+    pixels = cfg.resolution(k) ** 2 if cfg.pixel_positions else 0
+    return nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim, self_attention=full, pixels=pixels)
                          for _ in range(cfg.blocks_per_level))
 
 
@@ -57,7 +58,8 @@ class Bottleneck(nn.Module):
         super().__init__()
         ch = cfg.channels[-1]
         self.res1 = ResBlock(ch, ch, cfg.time_dim, cfg.dropout)
-        self.attn = AttentionBlock(ch, cfg.heads, cfg.levels - 1, ctx_dim) if cfg.use_attention else None
+        pixels = cfg.resolution(cfg.levels - 1) ** 2 if cfg.pixel_positions else 0
+        self.attn = AttentionBlock(ch, cfg.heads, cfg.levels - 1, ctx_dim, pixels=pixels) if cfg.use_attention else None
         self.res2 = ResBlock(ch, ch, cfg.time_dim, cfg.dropout)
 
     def forward(self, h, emb, ctx=None, mask=None):

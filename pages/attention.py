@@ -163,6 +163,13 @@ else:
     st.caption("A word the model has tied to a place lights up there: colour and shape words on the shape, "
                "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
                "up the left-over weight everywhere.")
+    if getattr(cfg, "pixel_positions", False):
+        st.caption(f"How does a pixel know it sits at the top left? Convolutions look the same everywhere, so "
+                   f"this model adds a learned position vector to every pixel's query, and its caption goes "
+                   f"through a {cfg.text_layers}-layer text encoder that lets each word read its phrase: the "
+                   "“red” of “a red circle at the top left” then carries “top left” with it, and only the "
+                   "pixels up there pick it. Without both, a model draws the right colours at the right places "
+                   "but often swaps them.")
 
 ui.show_code(ui.run_code(s, capture) + f"""\
 probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}

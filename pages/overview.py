@@ -119,8 +119,11 @@ def explain(b):
                 f"{figures.fmt_shape(probs[0]) if probs else '?'} (batch, heads, queries, keys) that the "
                 "attention page draws.", "pages/attention.py", "6 · Attention maps")
     if b == "text encoder":
-        return ("The caption's words become tokens and then vectors (a tiny transformer); they are the keys and "
-                "values of every cross-attention block, so each pixel can pick the words that matter to it.",
+        layers = f"a {cfg.text_layers}-layer transformer, so each word can read the rest of its phrase"
+        return (f"The caption's words become tokens and then vectors ({layers}); they are the keys and "
+                "values of every cross-attention block, so each pixel can pick the words that matter to it"
+                + (" (every attention block also adds a learned position vector to each pixel's query, so a "
+                   "pixel knows where it is)" if cfg.pixel_positions else "") + ".",
                 "pages/attention.py", "6 · Attention: which word each pixel reads")
     return ("", None, None)
 

@@ -112,6 +112,40 @@ def test_resume_from_exported_checkpoint_weights_only(base_run, tmp_path):
     assert json.loads((out / "state.json").read_text())["step"] == 2
 
 
+def test_init_from_grows_a_network_that_starts_where_the_old_one_was(tmp_path):
+    """--init-from: deeper text encoder + pixel positions, identical outputs at step 0; clashes refused."""
+    from conftest import make_model, tiny_text_config
+    from diffviz import text
+    from diffviz.checkpoint import CheckpointError, save_checkpoint
+    from diffviz.config import UNetConfig
+    from diffviz.unet import UNet
+    cfg = tiny_text_config()
+    old = make_model(cfg)
+    save_checkpoint(old, tmp_path / "old", dtype=torch.float32)
+    grown = UNet(UNetConfig.from_dict({**cfg.to_dict(), "text_layers": cfg.text_layers + 2, "pixel_positions": True}))
+    new = train.init_from(grown, tmp_path / "old")
+    assert any(".position" in n for n in new) and any(n.startswith(f"text_encoder.layers.{cfg.text_layers + 1}.") for n in new)
+    xt, t = torch.randn(2, cfg.in_channels, cfg.image_size, cfg.image_size), torch.tensor([900, 10])
+    cond = text.tokenize_batch(["a red circle at the top left", "a small blue square in the centre"])
+    with torch.no_grad():
+        torch.testing.assert_close(grown.eval()(xt, t, cond), old(xt, t, cond), rtol=1e-5, atol=1e-6)
+    wider = UNet(UNetConfig.from_dict({**cfg.to_dict(), "base_channels": cfg.base_channels * 2}))
+    with pytest.raises(CheckpointError, match="cannot grow"):
+        train.init_from(wider, tmp_path / "old")
+
+
+def test_loss_weight_lifts_the_high_noise_steps():
+    snr = torch.tensor([100.0, 5.0, 1.0, 0.05, 0.01, 1e-4])
+    plain = train.loss_weight(snr, 5.0)
+    torch.testing.assert_close(plain, torch.tensor([0.05, 1.0, 1.0, 1.0, 1.0, 1.0]))   # min-SNR: x0-weight ≤ 5
+    lifted = train.loss_weight(snr, 5.0, snr_floor=0.05, cap=10.0)
+    torch.testing.assert_close(lifted[:4], plain[:4])                 # above the floor: unchanged
+    torch.testing.assert_close(lifted[4:], torch.tensor([5.0, 10.0]))  # x0-weight 0.05, capped at 10
+    assert torch.all(lifted * snr >= torch.minimum(snr, torch.tensor(5.0)) - 1e-6)
+    args = train.parse_args(["--snr-floor", "0.05", "--weight-cap", "10"])
+    assert (args.snr_floor, args.weight_cap) == (0.05, 10.0)
+
+
 def test_set_parsing():
     args = train.parse_args(["--preset", "tiny", "--set", "use_skips=false", "--set", "channel_mults=[1,2]",
                              "--set", "upsample=\"nearest\"", "--set", "dropout=0.1"])

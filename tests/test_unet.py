@@ -31,11 +31,13 @@ def _grid():
         size = sizes[levels][(i // 5) % 4]
         use_time = (i // 5) % 3 != 0
         out.append(dict(in_channels=cin, levels=levels, blocks=blocks, use_skips=skips, use_attention=attn,
-                        conditioning=cond, upsample=up, image_size=size, use_time=use_time))
+                        conditioning=cond, upsample=up, image_size=size, use_time=use_time,
+                        pixel_positions=(i // 5) % 2 == 1))
     # ... plus every image size with every level count explicitly.
     for size, levels in itertools.product((8, 16, 28, 32), (2, 3)):
         out.append(dict(in_channels=1, levels=levels, blocks=1, use_skips=True, use_attention=True,
-                        conditioning="class", upsample="transposed", image_size=size, use_time=True))
+                        conditioning="class", upsample="transposed", image_size=size, use_time=True,
+                        pixel_positions=False))
     return out
 
 
@@ -51,14 +53,14 @@ def _build(p) -> UNetConfig:
                       attention_levels=(p["levels"] - 1, 0) if p["image_size"] <= 16 else (p["levels"] - 1,),
                       heads=2, upsample=p["upsample"], use_skips=p["use_skips"],
                       use_attention=p["use_attention"], use_time=p["use_time"],
-                      conditioning=p["conditioning"], **extra)
+                      conditioning=p["conditioning"], pixel_positions=p["pixel_positions"], **extra)
 
 
 def test_grid_covers_every_option():
     for key, values in dict(in_channels=(1, 3), levels=(2, 3), blocks=(1, 2), use_skips=(True, False),
                             use_attention=(True, False), use_time=(True, False),
                             conditioning=("none", "class", "text"), upsample=("transposed", "nearest"),
-                            image_size=(8, 16, 28, 32)).items():
+                            image_size=(8, 16, 28, 32), pixel_positions=(True, False)).items():
         assert {p[key] for p in GRID} == set(values), key
 
 
@@ -198,6 +200,28 @@ def test_condition_matters_and_null_condition(tiny_model, text_model):
         tnull = text_model.null_condition(2)
         assert torch.equal(tnull, text.tokenize_batch(["", ""]))
         assert torch.equal(text_model(xt, t, None), text_model(xt, t, tnull))
+
+
+def test_pixel_positions_tell_attention_where_a_pixel_is():
+    """Position vectors (one per pixel, per attention block) start at zero, and then matter."""
+    cfg = tiny_text_config()
+    plain, placed = make_model(cfg), make_model(UNetConfig.from_dict({**cfg.to_dict(), "pixel_positions": True}))
+    extra = set(placed.state_dict()) - set(plain.state_dict())
+    assert extra and all(k.endswith(".position") for k in extra)
+    for k in extra:
+        block = placed.get_submodule(k.rsplit(".", 1)[0])
+        res = cfg.resolution(block.level)
+        assert placed.state_dict()[k].shape == (res * res, cfg.channels[block.level])
+        assert not placed.state_dict()[k].any()
+    placed.load_state_dict({**placed.state_dict(), **plain.state_dict()})
+    xt, t = torch.randn(2, cfg.in_channels, cfg.image_size, cfg.image_size), torch.tensor([500, 20])
+    cond = _cond_for(cfg, 2)
+    with torch.no_grad():
+        assert torch.equal(plain(xt, t, cond), placed(xt, t, cond))     # zero positions: the same network
+        for k in extra:
+            placed.get_submodule(k.rsplit(".", 1)[0]).position.normal_()
+        assert not torch.allclose(plain(xt, t, cond), placed(xt, t, cond))
+    assert preset("shapes").pixel_positions and not preset("mnist").pixel_positions
 
 
 def test_unet_source_is_short():
