@@ -30,6 +30,7 @@ class UNetConfig:
     text_dim: int = 64                # for "text": width of the text encoder's token features
     text_layers: int = 1              # for "text": transformer layers in the text encoder
     pixel_positions: bool = False     # attention blocks add a learned "where am I" vector per pixel
+    text_phrases: bool = False        # for "text": each word attends only to its own phrase (split at "and")
 
     def __post_init__(self):
         self.channel_mults = tuple(self.channel_mults)
@@ -86,11 +87,12 @@ def preset(name: str, **overrides) -> UNetConfig:
         "mnist": dict(image_size=28, in_channels=1, base_channels=32, channel_mults=(1, 2, 4),
                       blocks_per_level=1, attention_levels=(2,), heads=4, conditioning="class"),
         # Captioned shapes 32 -> 16 -> 8, RGB; self- and cross-attention at 8x8, cross only at 16x16;
-        # a 3-layer text encoder (binds "red" to its own phrase's "top left") and pixel positions
-        # (a pixel's query knows where it is, so it can pick the phrase that names its place).
+        # a 3-layer text encoder whose words read only their own phrase (so "red" carries its
+        # phrase's "top left") and pixel positions (a pixel's query knows where it is, so it can
+        # pick the phrase that names its place).
         "shapes": dict(image_size=32, in_channels=3, base_channels=32, channel_mults=(1, 2, 4),
                        blocks_per_level=1, attention_levels=(2,), cross_levels=(1,), heads=4,
-                       conditioning="text", text_layers=3, pixel_positions=True),
+                       conditioning="text", text_layers=3, pixel_positions=True, text_phrases=True),
         # A tiny network for tests.
         "tiny": dict(image_size=8, in_channels=1, base_channels=8, channel_mults=(1, 2),
                      blocks_per_level=1, attention_levels=(1,), heads=2, conditioning="class"),

@@ -96,8 +96,9 @@ class Attention(nn.Module):
         k = self.to_k(ctx).view(B, -1, h, d).transpose(1, 2)               # (B, h, M, d)
         v = self.to_v(ctx).view(B, -1, h, d).transpose(1, 2)               # (B, h, M, d)
         logits = (q @ k.transpose(-1, -2)) / math.sqrt(d)                  # (B, h, N, M)
-        if key_mask is not None:                                           # padding tokens get no weight
-            logits = logits.masked_fill(~key_mask[:, None, None, :], float("-inf"))
+        if key_mask is not None:          # (B, M) padding gets no weight, or (B, N, M) per query
+            allowed = key_mask[:, None, None, :] if key_mask.dim() == 2 else key_mask[:, None]
+            logits = logits.masked_fill(~allowed, float("-inf"))
         p = self.probs(logits.softmax(dim=-1))
         out = (p @ v).transpose(1, 2).reshape(B, N, C)                     # (B, N, C)
         return self.to_out(out)
@@ -136,10 +137,17 @@ class AttentionBlock(nn.Module):
 
 
 class TextEncoder(nn.Module):
-    """Caption tokens (B, M) -> token features (B, M, dim): embeddings + a tiny transformer."""
+    """Caption tokens (B, M) -> token features (B, M, dim): embeddings + a tiny transformer.
 
-    def __init__(self, vocab_size: int, max_tokens: int, dim: int, layers: int, heads: int = 4):
+    With a ``separator`` token id (the word "and"), each word attends only to the words of its own
+    phrase, so after the layers "red" knows it belongs to "... at the top left" and not to the other
+    shape's place: the binding of colour, shape, size and place is done before the U-Net reads it.
+    """
+
+    def __init__(self, vocab_size: int, max_tokens: int, dim: int, layers: int, heads: int = 4,
+                 separator: int | None = None):
         super().__init__()
+        self.separator = separator
         self.token_embedding = nn.Embedding(vocab_size, dim)
         self.position_embedding = nn.Parameter(torch.randn(max_tokens, dim) * 0.02)
         self.layers = nn.ModuleList(TextLayer(dim, heads) for _ in range(layers))
@@ -148,9 +156,17 @@ class TextEncoder(nn.Module):
     def forward(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mask = tokens != 0                                                 # (B, M) True = a real token
         h = self.token_embedding(tokens) + self.position_embedding[None, : tokens.shape[1]]
+        inner = mask
+        if self.separator is not None:
+            phrase = self.phrases(tokens)                                  # (B, M) 0, 0, ..., 1, 1 from "and" on
+            inner = (phrase[:, :, None] == phrase[:, None, :]) & mask[:, None, :]   # (B, M, M)
         for layer in self.layers:
-            h = layer(h, mask)
+            h = layer(h, inner)
         return self.norm(h), mask
+
+    def phrases(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, M) phrase index of every token: 0 up to the first "and", then 1, ..."""
+        return torch.cumsum(tokens == self.separator, dim=1) if self.separator is not None else torch.zeros_like(tokens)
 
 
 class TextLayer(nn.Module):

@@ -139,7 +139,9 @@ class UNet(nn.Module):
         if cfg.conditioning == "class":   # label num_classes = "no label" (classifier-free guidance)
             self.label_embedding = nn.Embedding(cfg.num_classes + 1, cfg.time_dim)
         if cfg.conditioning == "text":
-            self.text_encoder = TextEncoder(cfg.vocab_size, cfg.max_tokens, cfg.text_dim, cfg.text_layers, cfg.heads)
+            from diffviz.text import WORD_TO_ID
+            self.text_encoder = TextEncoder(cfg.vocab_size, cfg.max_tokens, cfg.text_dim, cfg.text_layers, cfg.heads,
+                                            separator=WORD_TO_ID["and"] if cfg.text_phrases else None)
         self.embedding = Probe()          # (B, time_dim): what every FiLM layer reads
         self.stem = nn.Conv2d(cfg.in_channels, ch[0], 3, padding=1)
         self.encoder = nn.ModuleList(EncoderLevel(cfg, k, ch[max(k - 1, 0)], ctx_dim) for k in range(cfg.levels))

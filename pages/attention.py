@@ -164,12 +164,14 @@ else:
                "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
                "up the left-over weight everywhere.")
     if getattr(cfg, "pixel_positions", False):
-        st.caption(f"How does a pixel know it sits at the top left? Convolutions look the same everywhere, so "
-                   f"this model adds a learned position vector to every pixel's query, and its caption goes "
-                   f"through a {cfg.text_layers}-layer text encoder that lets each word read its phrase: the "
-                   "“red” of “a red circle at the top left” then carries “top left” with it, and only the "
-                   "pixels up there pick it. Without both, a model draws the right colours at the right places "
-                   "but often swaps them.")
+        phrase = (" in which each word reads only the words of its own phrase (the caption is split at “and”)"
+                  if getattr(cfg, "text_phrases", False) else "")
+        st.caption(f"How does a pixel know it sits at the top left, and which colour belongs there? "
+                   f"Convolutions look the same everywhere, so this model adds a learned position vector to every "
+                   f"pixel's query; and its caption goes through a {cfg.text_layers}-layer text encoder{phrase}: "
+                   "the “red” of “a red circle at the top left” then carries “top left” with it, and the pixels "
+                   "up there can pick it. A model that reads the caption as a bag of words draws the right "
+                   "colours at the right places but often swaps them.")
 
 ui.show_code(ui.run_code(s, capture) + f"""\
 probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}

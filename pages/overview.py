@@ -119,7 +119,8 @@ def explain(b):
                 f"{figures.fmt_shape(probs[0]) if probs else '?'} (batch, heads, queries, keys) that the "
                 "attention page draws.", "pages/attention.py", "6 · Attention maps")
     if b == "text encoder":
-        layers = f"a {cfg.text_layers}-layer transformer, so each word can read the rest of its phrase"
+        layers = f"a {cfg.text_layers}-layer transformer, so each word can read the rest of its phrase" + (
+            ", and only its phrase: the caption is split at “and”" if getattr(cfg, "text_phrases", False) else "")
         return (f"The caption's words become tokens and then vectors ({layers}); they are the keys and "
                 "values of every cross-attention block, so each pixel can pick the words that matter to it"
                 + (" (every attention block also adds a learned position vector to each pixel's query, so a "

@@ -224,6 +224,29 @@ def test_pixel_positions_tell_attention_where_a_pixel_is():
     assert preset("shapes").pixel_positions and not preset("mnist").pixel_positions
 
 
+def test_text_phrases_keep_each_word_inside_its_phrase():
+    """text_phrases: the first phrase's token features ignore the second phrase, and vice versa."""
+    cfg = tiny_text_config(text_layers=2, text_phrases=True)
+    enc = make_model(cfg).text_encoder
+    a = text.tokenize_batch(["a large red square at the top left and a small blue circle in the centre",
+                             "a large red square at the top left and a large white triangle at the bottom right",
+                             "a small yellow circle at the top right and a small blue circle in the centre"])
+    with torch.no_grad():
+        h, mask = enc(a)
+    phrase = enc.phrases(a)
+    assert phrase[0].tolist()[:9] == [0] * 9 and phrase[0, 9] == 1            # <start> + 8 words, then "and"
+    first = (phrase[0] == 0)
+    torch.testing.assert_close(h[0, first], h[1, first])                      # same first phrase: same features
+    assert not torch.allclose(h[0, 9], h[1, 9])                              # "and" opens a different phrase
+    second = (phrase[0] == 1) & mask[0]
+    torch.testing.assert_close(h[0, second], h[2, second])                    # same second phrase, same place
+    everywhere = make_model(tiny_text_config(text_layers=2)).text_encoder    # without: words read everything
+    everywhere.load_state_dict(enc.state_dict())
+    with torch.no_grad():
+        h2, _ = everywhere(a)
+    assert not torch.allclose(h2[0, first], h2[1, first])
+
+
 def test_unet_source_is_short():
     src = Path(__file__).resolve().parents[1] / "diffviz" / "unet.py"
     assert len(src.read_text().splitlines()) <= 250
