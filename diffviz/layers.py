@@ -109,8 +109,9 @@ class AttentionBlock(nn.Module):
 
     Both are residual: x + attn(norm(x)). An intervention can switch the block off (identity).
     With ``pixels`` = H·W > 0, a learned vector per pixel (``position``, zero at the start) is added
-    to the normalised tokens the queries are made from: convolutions barely know *where* a pixel is,
-    and "red ... at the top left" can only be obeyed by a pixel that does.
+    to the normalised pixel tokens attention reads (the queries; in self-attention keys and values
+    too): convolutions barely know *where* a pixel is, and "red ... at the top left" can only be
+    obeyed by a pixel that does.
     """
 
     def __init__(self, channels: int, heads: int, level: int, context_dim: int | None = None,
