@@ -56,7 +56,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default="runs/mnist", help="folder for the log, grids and resumable state")
     p.add_argument("--resume", default=None, help="a run folder (its state) or a checkpoint prefix (weights only)")
     p.add_argument("--init-from", default=None, metavar="PREFIX",
-                   help="start from a checkpoint of a smaller network: copy every tensor it has, new parts start as identity")
+                   help="start from a checkpoint of a smaller network: copy every tensor it has, new parts start as identity "
+                        "(ignored with --resume)")
     p.add_argument("--export", default=None, help="write the final EMA weights as float16 to this prefix")
     p.add_argument("--export-at", action="append", default=[], metavar="STEP:PREFIX",
                    help="also export the EMA weights at STEP to PREFIX (repeatable)")

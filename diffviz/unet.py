@@ -46,9 +46,13 @@ def attention_blocks(cfg: UNetConfig, k: int, ch: int, ctx_dim) -> nn.ModuleList
     cross_only = ctx_dim is not None and k in cfg.cross_levels and not full
     if not cfg.use_attention or not (full or cross_only):
         return nn.ModuleList()
-    pixels = cfg.resolution(k) ** 2 if cfg.pixel_positions else 0
-    return nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim, self_attention=full, pixels=pixels)
+    return nn.ModuleList(AttentionBlock(ch, cfg.heads, k, ctx_dim, self_attention=full, pixels=position_pixels(cfg, k))
                          for _ in range(cfg.blocks_per_level))
+
+
+def position_pixels(cfg: UNetConfig, k: int) -> int:
+    """Pixels that get a learned position vector in level k's attention blocks (0: none)."""
+    return cfg.resolution(k) ** 2 if cfg.pixel_positions else 0
 
 
 class Bottleneck(nn.Module):
@@ -58,8 +62,9 @@ class Bottleneck(nn.Module):
         super().__init__()
         ch = cfg.channels[-1]
         self.res1 = ResBlock(ch, ch, cfg.time_dim, cfg.dropout)
-        pixels = cfg.resolution(cfg.levels - 1) ** 2 if cfg.pixel_positions else 0
-        self.attn = AttentionBlock(ch, cfg.heads, cfg.levels - 1, ctx_dim, pixels=pixels) if cfg.use_attention else None
+        deepest = cfg.levels - 1
+        self.attn = (AttentionBlock(ch, cfg.heads, deepest, ctx_dim, pixels=position_pixels(cfg, deepest))
+                     if cfg.use_attention else None)
         self.res2 = ResBlock(ch, ch, cfg.time_dim, cfg.dropout)
 
     def forward(self, h, emb, ctx=None, mask=None):

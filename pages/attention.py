@@ -163,9 +163,9 @@ else:
     st.caption("A word the model has tied to a place lights up there: colour and shape words on the shape, "
                "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
                "up the left-over weight everywhere.")
-    if getattr(cfg, "pixel_positions", False):
+    if cfg.pixel_positions:
         phrase = (" in which each word reads only the words of its own phrase (the caption is split at “and”)"
-                  if getattr(cfg, "text_phrases", False) else "")
+                  if cfg.text_phrases else "")
         st.caption(f"How does a pixel know it sits at the top left, and which colour belongs there? "
                    f"Convolutions look the same everywhere, so this model adds a learned position vector to every "
                    f"pixel's query; and its caption goes through a {cfg.text_layers}-layer text encoder{phrase}: "

@@ -108,7 +108,7 @@ def explain(b):
     if b == "attention":
         where = ", ".join([f"encoder/decoder level {k} ({cfg.resolution(k)}×{cfg.resolution(k)})"
                            for k in cfg.attention_levels] + ["the bottleneck"])
-        cross = [k for k in getattr(cfg, "cross_levels", ()) if k not in cfg.attention_levels]
+        cross = [k for k in cfg.cross_levels if k not in cfg.attention_levels]
         if cfg.conditioning == "text" and cross:
             where += "; cross-attention only at " + ", ".join(
                 f"level {k} ({cfg.resolution(k)}×{cfg.resolution(k)})" for k in cross)
@@ -120,7 +120,7 @@ def explain(b):
                 "attention page draws.", "pages/attention.py", "6 · Attention maps")
     if b == "text encoder":
         layers = f"a {cfg.text_layers}-layer transformer, so each word can read the rest of its phrase" + (
-            ", and only its phrase: the caption is split at “and”" if getattr(cfg, "text_phrases", False) else "")
+            ", and only its phrase: the caption is split at “and”" if cfg.text_phrases else "")
         return (f"The caption's words become tokens and then vectors ({layers}); they are the keys and "
                 "values of every cross-attention block, so each pixel can pick the words that matter to it"
                 + (" (every attention block also adds a learned position vector to each pixel's query, so a "
