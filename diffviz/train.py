@@ -19,6 +19,7 @@ import platform
 import shlex
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,13 @@ def parse_args(argv=None):
     p.add_argument("--snr-floor", type=float, default=0.0,
                    help="lift the high-noise steps: their x0-weight is at least this (0 = plain min-SNR)")
     p.add_argument("--weight-cap", type=float, default=0.0, help="largest loss weight of any step (0 = no cap)")
+    p.add_argument("--ground", type=float, default=0.0,
+                   help="text models: weight of the grounding term that keeps each object word's cross-attention "
+                        "on its shape (diffviz.grounding; 0 = off)")
     p.add_argument("--schedule", default="linear", choices=["linear", "cosine"], help="training β schedule")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (about 2x faster on this CPU)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (about 2x faster on a CPU with native bf16, e.g. AVX-512 BF16; "
+                        "many times slower on one without: time a few steps first)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave torch's default)")
     p.add_argument("--out", default="runs/mnist", help="folder for the log, grids and resumable state")
     p.add_argument("--resume", default=None, help="a run folder (its state) or a checkpoint prefix (weights only)")
@@ -81,6 +86,7 @@ class Batches:
 
     def __init__(self, cfg: UNetConfig, args, rank: int, world: int):
         self.cfg, self.batch, self.seed, self.rank, self.world = cfg, args.batch, args.seed, rank, world
+        self.masks = getattr(args, "ground", 0.0) > 0
         if cfg.conditioning == "text":
             self.x = None
         else:
@@ -89,11 +95,15 @@ class Batches:
             self.x, self.y = torch.from_numpy(x), torch.from_numpy(y)
 
     def get(self, step: int):
-        """Batch for one optimizer step: (x0, condition, the dataset indices or scene seed)."""
+        """Batch for one optimizer step: (x0, condition, the dataset indices or scene seed).
+
+        With grounding on, text batches also set ``self.last_masks`` (token masks, supervised).
+        """
         if self.x is None:
-            from diffviz import shapes, text
+            from diffviz import grounding, shapes, text
             seed = (self.seed * 1_000_003 + step) * self.world + self.rank
-            imgs, caps = shapes.make_batch(self.batch, seed)
+            imgs, caps, masks = shapes.make_batch(self.batch, seed, return_masks=True)
+            self.last_masks = grounding.token_masks(caps, masks) if self.masks else None
             return torch.from_numpy(imgs), text.tokenize_batch(caps), [seed]
         n = len(self.x)
         per_epoch = n // (self.batch * self.world)
@@ -149,9 +159,16 @@ def loss_weight(snr: torch.Tensor, min_snr: float, snr_floor: float = 0.0, cap: 
 
 
 def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, min_snr: float,
-                   snr_floor: float = 0.0, weight_cap: float = 0.0):
-    """Noise x0 at random t and score the predicted noise (min-SNR weighted MSE, see `loss_weight`)."""
+                   snr_floor: float = 0.0, weight_cap: float = 0.0, ground: float = 0.0, token_masks=None):
+    """Noise x0 at random t and score the predicted noise (min-SNR weighted MSE, see `loss_weight`).
+
+    With ``ground`` > 0 and ``token_masks`` = (masks (B, M, 32, 32), supervised (B, M)) from
+    `grounding.token_masks`, adds ``ground`` × the grounding term over the captions not dropped.
+    Returns (loss, mean grounding share or None).
+    """
+    from diffviz import grounding
     B = x0.shape[0]
+    drop = torch.zeros(B, dtype=torch.bool)
     t = torch.randint(0, sched.T, (B,), generator=gen)
     noise = torch.randn(x0.shape, generator=gen)
     if cond is not None and cfg_drop > 0:
@@ -160,12 +177,23 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
         cond = torch.where(drop.view(-1, *[1] * (cond.dim() - 1)), null, cond)
     dev = next(model.parameters()).device
     x_t = sched.add_noise(x0, noise, t).to(dev)
-    eps = model(x_t, t.to(dev), cond.to(dev) if cond is not None else None)
+    grounded = ground > 0 and token_masks is not None
+    with grounding.record_cross_attention(model) if grounded else _nothing() as found:
+        eps = model(x_t, t.to(dev), cond.to(dev) if cond is not None else None)
     per = F.mse_loss(eps.float(), noise.to(dev), reduction="none").mean(dim=(1, 2, 3))
     if min_snr > 0:
         snr = sched.snr()[t].to(dev)
         per = per * loss_weight(snr, min_snr, snr_floor, weight_cap)
-    return per.mean()
+    if not grounded:
+        return per.mean(), None
+    masks, supervised = token_masks
+    g, share = grounding.grounding_loss(found, masks, supervised & ~drop[:, None])
+    return per.mean() + ground * g, share
+
+
+@contextmanager
+def _nothing():
+    yield None
 
 
 def model_null(model, B):
@@ -260,7 +288,10 @@ def main(argv=None):
     if rank == 0 and not log_path.exists():
         log_path.write_text("step,loss,lr,images_per_s,elapsed_s\n")
     wall0 = json.loads((out / "state.json").read_text()).get("wall_s", 0.0) if start and (out / "state.json").exists() else 0.0
-    t0, done_imgs, ema_loss = time.time(), 0, None
+    t0, done_imgs, ema_loss, ema_share = time.time(), 0, None, None
+    ground_path = out / "ground.csv"
+    if rank == 0 and args.ground > 0 and not ground_path.exists():
+        ground_path.write_text("step,inside_share\n")
     bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=rank != 0, mininterval=5,
                dynamic_ncols=True)
     for step in bar:
@@ -271,8 +302,9 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
-            loss = diffusion_loss(net, sched, x0, cond if cfg.conditioning != "none" else None, gen,
-                                  args.cfg_drop, args.min_snr, args.snr_floor, args.weight_cap)
+            loss, share = diffusion_loss(net, sched, x0, cond if cfg.conditioning != "none" else None, gen,
+                                         args.cfg_drop, args.min_snr, args.snr_floor, args.weight_cap,
+                                         args.ground, getattr(batches, "last_masks", None))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -284,6 +316,8 @@ def main(argv=None):
         done_imgs += x0.shape[0] * world
         lv = loss.item()
         ema_loss = lv if ema_loss is None else 0.98 * ema_loss + 0.02 * lv
+        if share is not None:
+            ema_share = share.item() if ema_share is None else 0.98 * ema_share + 0.02 * share.item()
         if rank != 0:
             continue
         elapsed = time.time() - t0
@@ -292,6 +326,9 @@ def main(argv=None):
         if n % 25 == 0 or n == args.steps:
             with log_path.open("a") as f:
                 f.write(f"{n},{ema_loss:.5f},{lr_at(step, args):.6f},{done_imgs / elapsed:.1f},{wall0 + elapsed:.1f}\n")
+            if ema_share is not None:
+                with ground_path.open("a") as f:
+                    f.write(f"{n},{ema_share:.4f}\n")
         info = {**meta, "steps": n, "final_loss": round(ema_loss, 5), "wall_s": round(wall0 + elapsed, 1)}
         if n in exports:
             save_checkpoint(ema, exports[n], info)

@@ -715,8 +715,16 @@ def quality(name: str) -> dict[str, str] | None:
     if isinstance(t, dict) and "missing" not in t and "one_shape_full_match" in t:
         def pct(v):
             return "–" if v is None else f"{v:.1%}"
-        return {"one shape drawn exactly": pct(t.get("one_shape_full_match")),
-                "two shapes drawn exactly": pct(t.get("two_shapes_full_match"))}
+        out = {"one shape drawn exactly": pct(t.get("one_shape_full_match")),
+               "two shapes drawn exactly": pct(t.get("two_shapes_full_match"))}
+        ca = t.get("cross_attention") or {}
+        try:
+            both = {r: np.mean([ca["shares"][tok][r]["all"] for tok in ("colour", "shape")]) for r in ("mid", "late")}
+            out["colour & shape words' attention on their shape (mid / late t)"] = (
+                f"{both['mid']:.0%} / {both['late']:.0%} (uniform {ca['baseline']:.0%})")
+        except (KeyError, TypeError):
+            pass
+        return out
     return None
 
 

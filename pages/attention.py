@@ -8,7 +8,7 @@ from diffviz import figures_unet as fu
 
 s = ui.settings()
 ui.scoped("attention", "level")   # "level" means something else on pages 4 and 5
-model, _ = ui.load_model(s.model)
+model, meta = ui.load_model(s.model)
 cfg = model.config
 KEYS = model.capture_keys()
 
@@ -172,6 +172,14 @@ else:
                    "the “red” of “a red circle at the top left” then carries “top left” with it, and the pixels "
                    "up there can pick it. A model that reads the caption as a bag of words draws the right "
                    "colours at the right places but often swaps them.")
+    if float((meta.get("args") or {}).get("ground") or 0) > 0:
+        st.caption("These word maps were also *taught*: for its last steps of training this model had a second, "
+                   "small loss (“grounding”, as in TokenCompose) that rewards each colour, shape and size word for "
+                   "keeping its attention on the shape its phrase describes; the generator knows every shape's mask. "
+                   "Without it the words still look at their shapes, only blurrily, because a pixel can read its "
+                   "colour from any word of the phrase: compare with **shapes-ungrounded** in the sidebar's Model "
+                   "menu (same network before that last run). The maps you see here are the ones the U-Net uses to "
+                   "draw.")
 
 ui.show_code(ui.run_code(s, capture) + f"""\
 probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}

@@ -1,0 +1,90 @@
+"""Grounding: teach each object word's cross-attention to look at its own shape (training only).
+
+A text U-Net learns to *use* the caption through cross-attention, but nothing in the denoising loss
+says which word a pixel should read: a pixel of the red square may read "red" from any token of its
+phrase, and the word maps come out blurry. The grounding term (as in TokenCompose, Wang et al.
+2024) adds, for the colour, shape and size word of every phrase, the loss (1 - share)², where
+share is the part of the word's attention mass (heads averaged, over the pixels) that lies inside
+the mask of the shape that phrase describes, at every resolution with cross-attention. The
+shapes generator knows every mask, so the term is exact. ``python -m diffviz.train --ground W``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from diffviz import text
+
+OBJECT_WORDS = set(text.COLOUR_WORDS) | set(text.SHAPE_WORDS) | set(text.SIZE_WORDS)
+CROSS_PROBS = "*.cross_attn.probs"
+
+
+def token_masks(captions, masks) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per token, the mask of the shape it names: (B, M, 32, 32) float and (B, M) bool "supervised".
+
+    ``masks[b]`` lists one boolean (32, 32) mask per phrase of ``captions[b]``, in caption order
+    (as `shapes.render(..., return_masks=True)` gives them). Only colour, shape and size words are
+    supervised; every other token (and every token of an empty caption) is not.
+    """
+    M = text.MAX_TOKENS
+    size = np.asarray(masks[0][0]).shape if any(len(m) for m in masks) else (32, 32)
+    out = np.zeros((len(captions), M, *size), np.float32)
+    sup = np.zeros((len(captions), M), bool)
+    for b, (cap, ms) in enumerate(zip(captions, masks)):
+        phrase = 0
+        for i, word in enumerate(text.normalise(cap)):
+            if word == "and":
+                phrase += 1
+            elif word in OBJECT_WORDS:
+                out[b, i + 1] = ms[phrase]                     # +1: the <start> token
+                sup[b, i + 1] = True
+    return torch.from_numpy(out), torch.from_numpy(sup)
+
+
+@contextmanager
+def record_cross_attention(model):
+    """Collect the cross-attention probabilities (B, heads, N, M) of one forward pass, gradients kept.
+
+    Yields a list the hooks fill; the hooks are removed on exit, so nothing stays on the model.
+    """
+    m = model.module if hasattr(model, "module") else model
+    found, handles = [], []
+    for name, mod in m.named_modules():
+        if fnmatch.fnmatchcase(name, CROSS_PROBS):
+            handles.append(mod.register_forward_hook(lambda _m, _i, out: found.append(out)))
+    try:
+        yield found
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def inside_share(probs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Share of each token's attention mass inside its mask: probs (B, h, N, M), masks (B, M, H, W) -> (B, M).
+
+    Heads are averaged; the mask is brought to the map's r×r grid by area (a cell half covered
+    counts half), the same reading as `evaluate_shapes.attention_mass_share`.
+    """
+    p = probs.float().mean(dim=1)                                          # (B, N, M)
+    B, N, M = p.shape
+    r = int(round(N ** 0.5))
+    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N)
+    inside = (p * cover.transpose(1, 2)).sum(dim=1)                        # (B, M)
+    return inside / p.sum(dim=1).clamp_min(1e-12)
+
+
+def grounding_loss(found, masks: torch.Tensor, supervised: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean of (1 - share)² over the supervised tokens and the recorded blocks; also the mean share."""
+    sup = supervised.to(found[0].device).float()
+    n = sup.sum().clamp_min(1.0)
+    losses, shares = [], []
+    for probs in found:
+        share = inside_share(probs, masks)
+        losses.append((((1 - share) ** 2) * sup).sum() / n)
+        shares.append((share * sup).sum() / n)
+    return torch.stack(losses).mean(), torch.stack(shares).mean().detach()
