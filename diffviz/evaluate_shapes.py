@@ -9,7 +9,8 @@
   heads, normalised over the pixels, upsampled to the image) is summed inside the generated
   shape's mask, at mid (300 ≤ t ≤ 700) and late (t < 300) timesteps, per resolution. A map that
   ignores the picture scores the mask's area share (the uniform baseline); one that looks only at
-  the shape scores 1.
+  the shape scores 1. Beside it, the **weight** the shape's own pixels give the word (each pixel's
+  weights over the tokens add up to 1): a map can lie all inside the shape and still be faint.
 
 Used by ``python -m diffviz.evaluate`` (under ``"text_models"``).
 """
@@ -97,6 +98,21 @@ def attention_mass_share(maps, masks) -> np.ndarray:
     return (up * masks).sum(dim=(1, 2)).numpy()
 
 
+def attention_weight_inside(maps, masks) -> np.ndarray:
+    """Mean weight of each map over its mask's pixels: maps (B, h·w) of per-pixel weights, masks (B, H, W).
+
+    Unlike `attention_mass_share` the map is not normalised: this is how strongly the shape's own
+    pixels read the word (each pixel's weights over all tokens add up to 1), the brightness the
+    app's per-pixel maps show there.
+    """
+    maps = torch.as_tensor(np.asarray(maps, np.float32))
+    masks = torch.as_tensor(np.asarray(masks, bool)).float()
+    B, N = maps.shape
+    r = int(round(N ** 0.5))
+    up = F.interpolate(maps.reshape(B, 1, r, r), size=masks.shape[1:], mode="nearest")[:, 0]
+    return ((up * masks).sum(dim=(1, 2)) / masks.sum(dim=(1, 2)).clamp_min(1.0)).numpy()
+
+
 def token_index(caption: str, kind: str) -> int:
     """Position in `text.tokenize(caption)` of the caption's colour or shape word (first shape)."""
     words = text.normalise(caption)
@@ -136,7 +152,9 @@ def cross_attention_share(model, n_captions: int = 100, seed: int = 0, sampler: 
                           mask_from: str = "image", progress=None) -> dict:
     """Share of the colour and shape tokens' cross-attention mass inside the generated shape.
 
-    One-shape captions only. Per token type, t range (mid, late) and resolution (e.g. "16x16"),
+    Also, under "weights", how strongly the shape's pixels read each word (`attention_weight_inside`:
+    a faint map can lie all inside the shape; this tells whether the shape uses the word). One-shape
+    captions only. Per token type, t range (mid, late) and resolution (e.g. "16x16"),
     averaged over captions and over the captured steps in the range; "baseline" is the mean mask
     area share (what a uniform map scores). mask_from: "image" (the shape found in the final
     image, see `shape_mask_from_image`) or "render" (the caption's shape at its nominal position).
@@ -147,11 +165,13 @@ def cross_attention_share(model, n_captions: int = 100, seed: int = 0, sampler: 
     capture_steps = {i for i, t in enumerate(ts) if _range_of(t)}
     steps_in = {name: [t for t in ts if _range_of(t) == name] for name in T_RANGES}
     shares = defaultdict(list)                      # (token, range, key) -> per-sample shares
+    weights = defaultdict(list)                     # (token, range, key) -> per-sample inside weights
     res_of, areas, sources = {}, [], defaultdict(int)
     for b0 in range(0, n_captions, batch):
         caps = captions[b0:b0 + batch]
         idx = {k: torch.tensor([token_index(c, k) for c in caps]) for k in TOKENS}
         acc = defaultdict(lambda: 0.0)              # (token, range, key) -> summed normalised maps (B, N)
+        raw = defaultdict(lambda: 0.0)              # (token, range, key) -> summed per-pixel weights (B, N)
         count = defaultdict(int)
         final = None
         for st in sampling.denoise(model, caps, sampler=sampler, steps=steps, guidance=guidance,
@@ -166,6 +186,7 @@ def cross_attention_share(model, n_captions: int = 100, seed: int = 0, sampler: 
                 res_of[key] = int(round(p.shape[1] ** 0.5))
                 for tok in TOKENS:
                     m = p[torch.arange(len(caps)), :, idx[tok]]            # (B, N) this token's map
+                    raw[tok, rng, key] = raw[tok, rng, key] + m
                     m = m / m.sum(dim=1, keepdim=True).clamp_min(1e-12)
                     acc[tok, rng, key] = acc[tok, rng, key] + m
             count[rng] += 1                         # steps captured in this range
@@ -181,24 +202,32 @@ def cross_attention_share(model, n_captions: int = 100, seed: int = 0, sampler: 
         masks = np.stack(masks)
         for (tok, rng, key), summed in acc.items():
             shares[tok, rng, key].extend(attention_mass_share((summed / count[rng]).numpy(), masks).tolist())
+            weights[tok, rng, key].extend(attention_weight_inside((raw[tok, rng, key] / count[rng]).numpy(), masks).tolist())
         _log(progress, f"  cross-attention: {min(b0 + batch, n_captions)}/{n_captions} captions")
+    out, per_key = _by_resolution(shares, res_of)
+    out_w, per_key_w = _by_resolution(weights, res_of)
+    return {"n_captions": n_captions, "settings": {"sampler": sampler, "steps": steps, "guidance": guidance},
+            "t_ranges": {k: list(v) for k, v in T_RANGES.items()}, "timesteps": steps_in,
+            "mask_from": mask_from, "mask_source": dict(sources),
+            "baseline": float(np.mean(areas)) if areas else None,
+            "shares": out, "per_key": per_key, "weights": out_w, "weights_per_key": per_key_w}
+
+
+def _by_resolution(values: dict, res_of: dict) -> tuple[dict, dict]:
+    """{(token, range, key): per-sample values} -> means per resolution (+ "all") and per block."""
     out = {tok: {} for tok in TOKENS}
     per_key = {tok: {} for tok in TOKENS}
     for tok in TOKENS:
         for rng in T_RANGES:
             by_res = defaultdict(list)
-            for (tk, rg, key), v in shares.items():
+            for (tk, rg, key), v in values.items():
                 if tk == tok and rg == rng:
                     by_res[f"{res_of[key]}x{res_of[key]}"] += v
                     per_key[tok].setdefault(rng, {})[key] = float(np.mean(v))
             if by_res:
                 levels = {r: float(np.mean(v)) for r, v in sorted(by_res.items(), key=lambda kv: -int(kv[0].split("x")[0]))}
                 out[tok][rng] = {**levels, "all": float(np.mean([x for v in by_res.values() for x in v]))}
-    return {"n_captions": n_captions, "settings": {"sampler": sampler, "steps": steps, "guidance": guidance},
-            "t_ranges": {k: list(v) for k, v in T_RANGES.items()}, "timesteps": steps_in,
-            "mask_from": mask_from, "mask_source": dict(sources),
-            "baseline": float(np.mean(areas)) if areas else None,
-            "shares": out, "per_key": per_key}
+    return out, per_key
 
 
 # ----------------------------------------------------------------- driver
@@ -235,4 +264,9 @@ def format_text_report(name: str, r: dict) -> str:
         for tok, by_range in ca["shares"].items():
             for rng, levels in by_range.items():
                 lines.append(f"    {tok:<6} {rng:<4} " + ", ".join(f"{k} {pct(v)}" for k, v in levels.items()))
+        if ca.get("weights"):
+            lines.append("  weight the shape's own pixels give the word (of 100% over all tokens):")
+            for tok, by_range in ca["weights"].items():
+                for rng, levels in by_range.items():
+                    lines.append(f"    {tok:<6} {rng:<4} " + ", ".join(f"{k} {pct(v)}" for k, v in levels.items()))
     return "\n".join(lines)

@@ -5,8 +5,10 @@ says which word a pixel should read: a pixel of the red square may read "red" fr
 phrase, and the word maps come out blurry. The grounding term (as in TokenCompose, Wang et al.
 2024) adds, for the colour, shape and size word of every phrase, the loss (1 - share)², where
 share is the part of the word's attention mass (heads averaged, over the pixels) that lies inside
-the mask of the shape that phrase describes, at every resolution with cross-attention. The
-shapes generator knows every mask, so the term is exact. ``python -m diffviz.train --ground W``.
+the mask of the shape that phrase describes, at every resolution with cross-attention; and, with
+``--ground-pixel``, a per-pixel term (TokenCompose's L_pixel) that makes the shape's pixels actually
+read those words, not just keep a faint map of them inside. The shapes generator knows every mask,
+so the terms are exact. ``python -m diffviz.train --ground W --ground-pixel P``.
 """
 
 from __future__ import annotations
@@ -78,13 +80,44 @@ def inside_share(probs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     return inside / p.sum(dim=1).clamp_min(1e-12)
 
 
-def grounding_loss(found, masks: torch.Tensor, supervised: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean of (1 - share)² over the supervised tokens and the recorded blocks; also the mean share."""
+def inside_weight(probs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """Mean attention weight each token gets from the pixels inside its mask: (B, h, N, M), (B, M, H, W) -> (B, M).
+
+    Where `inside_share` asks "is this word's map on its shape?" (a faint map can be all inside),
+    this asks "does the shape read this word?": the value a pixel of the shape shows for it on the
+    app's per-pixel maps (each pixel's weights over the tokens add up to 1).
+    """
+    p = probs.float().mean(dim=1)                                          # (B, N, M)
+    r = int(round(p.shape[1] ** 0.5))
+    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N)
+    return (p * cover.transpose(1, 2)).sum(dim=1) / cover.sum(dim=2).clamp_min(1e-12)
+
+
+def pixel_loss(probs: torch.Tensor, masks: torch.Tensor, supervised: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy between each supervised token's per-pixel weight and its mask (TokenCompose's L_pixel)."""
+    p = probs.float().mean(dim=1).clamp(1e-6, 1 - 1e-6).transpose(1, 2)   # (B, M, N)
+    r = int(round(p.shape[2] ** 0.5))
+    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N)
+    bce = F.binary_cross_entropy(p, cover, reduction="none").mean(dim=2)  # (B, M)
+    return (bce * supervised).sum() / supervised.sum().clamp_min(1.0)
+
+
+def grounding_loss(found, masks: torch.Tensor, supervised: torch.Tensor,
+                   pixel: float = 0.0) -> tuple[torch.Tensor, dict]:
+    """Mean over the recorded blocks of: (1 - share)² over the supervised tokens, plus ``pixel`` × `pixel_loss`.
+
+    Also returns the mean share and the mean inside weight (detached), for the training log.
+    """
     sup = supervised.to(found[0].device).float()
     n = sup.sum().clamp_min(1.0)
-    losses, shares = [], []
+    losses, shares, weights = [], [], []
     for probs in found:
         share = inside_share(probs, masks)
-        losses.append((((1 - share) ** 2) * sup).sum() / n)
+        loss = (((1 - share) ** 2) * sup).sum() / n
+        if pixel > 0:
+            loss = loss + pixel * pixel_loss(probs, masks, sup)
+        losses.append(loss)
         shares.append((share * sup).sum() / n)
-    return torch.stack(losses).mean(), torch.stack(shares).mean().detach()
+        weights.append((inside_weight(probs, masks).detach() * sup).sum() / n)
+    return torch.stack(losses).mean(), {"share": torch.stack(shares).mean().detach(),
+                                        "weight": torch.stack(weights).mean()}

@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--ground", type=float, default=0.0,
                    help="text models: weight of the grounding term that keeps each object word's cross-attention "
                         "on its shape (diffviz.grounding; 0 = off)")
+    p.add_argument("--ground-pixel", type=float, default=0.0,
+                   help="with --ground: weight of its per-pixel term (the shape's pixels should read its words)")
     p.add_argument("--schedule", default="linear", choices=["linear", "cosine"], help="training β schedule")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (about 2x faster on a CPU with native bf16, e.g. AVX-512 BF16; "
@@ -159,12 +161,13 @@ def loss_weight(snr: torch.Tensor, min_snr: float, snr_floor: float = 0.0, cap: 
 
 
 def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, min_snr: float,
-                   snr_floor: float = 0.0, weight_cap: float = 0.0, ground: float = 0.0, token_masks=None):
+                   snr_floor: float = 0.0, weight_cap: float = 0.0, ground: float = 0.0, token_masks=None,
+                   ground_pixel: float = 0.0):
     """Noise x0 at random t and score the predicted noise (min-SNR weighted MSE, see `loss_weight`).
 
     With ``ground`` > 0 and ``token_masks`` = (masks (B, M, 32, 32), supervised (B, M)) from
-    `grounding.token_masks`, adds ``ground`` × the grounding term over the captions not dropped.
-    Returns (loss, mean grounding share or None).
+    `grounding.token_masks`, adds ``ground`` × the grounding term (its per-pixel part weighted
+    ``ground_pixel``) over the captions not dropped. Returns (loss, grounding figures or None).
     """
     from diffviz import grounding
     B = x0.shape[0]
@@ -187,8 +190,8 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
     if not grounded:
         return per.mean(), None
     masks, supervised = token_masks
-    g, share = grounding.grounding_loss(found, masks, supervised & ~drop[:, None])
-    return per.mean() + ground * g, share
+    g, figures = grounding.grounding_loss(found, masks, supervised & ~drop[:, None], ground_pixel)
+    return per.mean() + ground * g, figures
 
 
 @contextmanager
@@ -291,7 +294,7 @@ def main(argv=None):
     t0, done_imgs, ema_loss, ema_share = time.time(), 0, None, None
     ground_path = out / "ground.csv"
     if rank == 0 and args.ground > 0 and not ground_path.exists():
-        ground_path.write_text("step,inside_share\n")
+        ground_path.write_text("step,inside_share,inside_weight\n")
     bar = tqdm(range(start, args.steps), initial=start, total=args.steps, disable=rank != 0, mininterval=5,
                dynamic_ncols=True)
     for step in bar:
@@ -304,7 +307,7 @@ def main(argv=None):
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
             loss, share = diffusion_loss(net, sched, x0, cond if cfg.conditioning != "none" else None, gen,
                                          args.cfg_drop, args.min_snr, args.snr_floor, args.weight_cap,
-                                         args.ground, getattr(batches, "last_masks", None))
+                                         args.ground, getattr(batches, "last_masks", None), args.ground_pixel)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -317,7 +320,8 @@ def main(argv=None):
         lv = loss.item()
         ema_loss = lv if ema_loss is None else 0.98 * ema_loss + 0.02 * lv
         if share is not None:
-            ema_share = share.item() if ema_share is None else 0.98 * ema_share + 0.02 * share.item()
+            now = np.array([share["share"].item(), share["weight"].item()])
+            ema_share = now if ema_share is None else 0.98 * ema_share + 0.02 * now
         if rank != 0:
             continue
         elapsed = time.time() - t0
@@ -328,7 +332,7 @@ def main(argv=None):
                 f.write(f"{n},{ema_loss:.5f},{lr_at(step, args):.6f},{done_imgs / elapsed:.1f},{wall0 + elapsed:.1f}\n")
             if ema_share is not None:
                 with ground_path.open("a") as f:
-                    f.write(f"{n},{ema_share:.4f}\n")
+                    f.write(f"{n},{ema_share[0]:.4f},{ema_share[1]:.4f}\n")
         info = {**meta, "steps": n, "final_loss": round(ema_loss, 5), "wall_s": round(wall0 + elapsed, 1)}
         if n in exports:
             save_checkpoint(ema, exports[n], info)

@@ -722,6 +722,8 @@ def quality(name: str) -> dict[str, str] | None:
             both = {r: np.mean([ca["shares"][tok][r]["all"] for tok in ("colour", "shape")]) for r in ("mid", "late")}
             out["colour & shape words' attention on their shape (mid / late t)"] = (
                 f"{both['mid']:.0%} / {both['late']:.0%} (uniform {ca['baseline']:.0%})")
+            w = {r: np.mean([ca["weights"][tok][r]["all"] for tok in ("colour", "shape")]) for r in ("mid", "late")}
+            out["weight the shape's pixels give each of those words (mid / late t)"] = f"{w['mid']:.0%} / {w['late']:.0%}"
         except (KeyError, TypeError):
             pass
         return out

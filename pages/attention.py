@@ -175,7 +175,8 @@ else:
     if float((meta.get("args") or {}).get("ground") or 0) > 0:
         st.caption("These word maps were also *taught*: for its last steps of training this model had a second, "
                    "small loss (“grounding”, as in TokenCompose) that rewards each colour, shape and size word for "
-                   "keeping its attention on the shape its phrase describes; the generator knows every shape's mask. "
+                   "keeping its attention on the shape its phrase describes, and that shape's pixels for reading "
+                   "those words; the generator knows every shape's mask. "
                    "Without it the words still look at their shapes, only blurrily, because a pixel can read its "
                    "colour from any word of the phrase: compare with **shapes-ungrounded** in the sidebar's Model "
                    "menu (same network before that last run). The maps you see here are the ones the U-Net uses to "
