@@ -59,7 +59,7 @@ MODELS: dict[str, Entry] = {e.name: e for e in (
           "class", GUIDANCE["class"]),
     Entry("shapes", "Text-conditioned captioned shapes: the caption steers the U-Net through cross-attention; "
           "each word reads its own phrase, each pixel knows its place, and its word maps were taught to stay "
-          "on their shape (grounding); 11,900 steps",
+          "on their shape (grounding); 12,700 steps",
           "text", GUIDANCE["text"]),
     Entry("shapes-ungrounded", "Ablation: the shapes model before grounding (10,400 steps): it draws the captions as "
           "well, but its word maps, learned on their own, are blurry",

@@ -313,3 +313,17 @@ def test_switching_pages_keeps_the_step_but_not_another_pages_level():
     at.switch_page("pages/inside.py").run()
     clean(at, "inside after attention")
     assert at.session_state["p_level"] == "bottleneck" and at.session_state["p_unet_step"] == 5
+
+
+def test_quality_of_the_shipped_text_models_reads_their_attention_check():
+    """The shipped table: both shapes models with the check's share and inside weight, the grounded one higher."""
+    q, u = ui.quality("shapes"), ui.quality("shapes-ungrounded")
+    share = "colour & shape words' attention on their shape (mid / late t)"
+    weight = "weight the shape's pixels give each of those words (mid / late t)"
+    assert q["one shape drawn exactly"].endswith("%") and share in q and weight in q and share in u
+
+    def first(v):
+        return int(v.split("%")[0])
+
+    assert first(q[share]) > 50 > first(u[share])
+    assert "uniform 10%" in q[share]

@@ -80,7 +80,7 @@ def test_grounding_term_moves_the_word_maps_onto_the_shapes():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        shares.append(share.item())
+        shares.append(share["share"].item())
     assert shares[-1] > shares[0] + 0.1, shares
     gen = torch.Generator().manual_seed(0)
     plain, none = train.diffusion_loss(model, sched, x0, cond, gen, 0.0, 5.0)
@@ -94,8 +94,9 @@ def test_train_cli_logs_the_grounding_share(tmp_path):
                 "--threads", "1", "--sample-every", "0", "--ground", "0.5", "--out", str(out)])
     torch.set_num_threads(1)
     rows = (out / "ground.csv").read_text().splitlines()
-    assert rows[0] == "step,inside_share" and rows[1].startswith("25,")
-    assert 0 < float(rows[1].split(",")[1]) < 1
+    assert rows[0] == "step,inside_share,inside_weight" and rows[1].startswith("25,")
+    share, weight = map(float, rows[1].split(",")[1:])
+    assert 0 < share < 1 and 0 < weight < 1
 
 
 def test_inside_weight_and_pixel_loss():
@@ -109,7 +110,8 @@ def test_inside_weight_and_pixel_loss():
         np.testing.assert_allclose(w[:, j].numpy(), want, rtol=1e-5, atol=1e-6)
     sup = torch.ones(2, 5, dtype=torch.bool)
     cover = torch.nn.functional.adaptive_avg_pool2d(tok_masks, 8).flatten(2).transpose(1, 2)[:, None]   # (B, 1, N, M)
-    faint = cover * 0.05                                        # all inside, but the shape hardly reads it
-    assert grounding.inside_share(faint, tok_masks).min() > 0.99
-    assert grounding.pixel_loss(cover, tok_masks, sup) < grounding.pixel_loss(faint, tok_masks, sup)
-    assert grounding.inside_weight(faint, tok_masks).max() < grounding.inside_weight(cover, tok_masks).min()
+    full = (cover == 1).float()                                 # the cells wholly inside the shape
+    faint, strong = full * 0.05, full * 0.9                     # both all inside; only one is read by the shape
+    assert grounding.inside_share(faint, tok_masks).min() > 0.99 and grounding.inside_share(strong, tok_masks).min() > 0.99
+    assert grounding.pixel_loss(strong, tok_masks, sup) < grounding.pixel_loss(faint, tok_masks, sup)
+    assert grounding.inside_weight(faint, tok_masks).max() < grounding.inside_weight(strong, tok_masks).min()

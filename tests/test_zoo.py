@@ -14,7 +14,7 @@ from diffviz.unet import UNet
 
 
 def test_every_entry_is_described():
-    assert list(zoo.MODELS) == ["mnist", "mnist-noskip", "mnist-step1500", "mnist-noattn", "shapes"]
+    assert list(zoo.MODELS) == ["mnist", "mnist-noskip", "mnist-step1500", "mnist-noattn", "shapes", "shapes-ungrounded"]
     for name, e in zoo.MODELS.items():
         assert e.name == name
         assert e.description.strip() and "\n" not in e.description
