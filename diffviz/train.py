@@ -4,8 +4,9 @@ The recipe: sample t uniformly, noise x0 to x_t, regress the U-Net's output on t
 (MSE, weighted by min(SNR, 5)/SNR so the easy low-noise steps do not dominate), AdamW with
 warm-up and cosine decay, an EMA of the weights (the EMA is what ships), and the condition
 dropped 10% of the time so one network also learns the unconditional ε for classifier-free
-guidance. Runs on CUDA when available; ``torchrun --nproc_per_node=N -m diffviz.train ...``
-trains data-parallel (DDP, gloo on CPU), each rank on its own shard of every epoch.
+guidance. Text models can add a grounding term (``--ground``, `diffviz.grounding`) that teaches
+each object word's cross-attention to stay on its shape. Runs on CUDA when available;
+``torchrun --nproc_per_node=N -m diffviz.train ...`` trains data-parallel (DDP, gloo on CPU), each rank on its own shard of every epoch.
 """
 
 from __future__ import annotations
@@ -291,7 +292,7 @@ def main(argv=None):
     if rank == 0 and not log_path.exists():
         log_path.write_text("step,loss,lr,images_per_s,elapsed_s\n")
     wall0 = json.loads((out / "state.json").read_text()).get("wall_s", 0.0) if start and (out / "state.json").exists() else 0.0
-    t0, done_imgs, ema_loss, ema_share = time.time(), 0, None, None
+    t0, done_imgs, ema_loss, ema_ground = time.time(), 0, None, None
     ground_path = out / "ground.csv"
     if rank == 0 and args.ground > 0 and not ground_path.exists():
         ground_path.write_text("step,inside_share,inside_weight\n")
@@ -305,7 +306,7 @@ def main(argv=None):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
         with torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=args.bf16):
-            loss, share = diffusion_loss(net, sched, x0, cond if cfg.conditioning != "none" else None, gen,
+            loss, figs = diffusion_loss(net, sched, x0, cond if cfg.conditioning != "none" else None, gen,
                                          args.cfg_drop, args.min_snr, args.snr_floor, args.weight_cap,
                                          args.ground, getattr(batches, "last_masks", None), args.ground_pixel)
         opt.zero_grad(set_to_none=True)
@@ -319,9 +320,9 @@ def main(argv=None):
         done_imgs += x0.shape[0] * world
         lv = loss.item()
         ema_loss = lv if ema_loss is None else 0.98 * ema_loss + 0.02 * lv
-        if share is not None:
-            now = np.array([share["share"].item(), share["weight"].item()])
-            ema_share = now if ema_share is None else 0.98 * ema_share + 0.02 * now
+        if figs is not None:                                       # grounding on: its share and weight
+            now = np.array([figs["share"].item(), figs["weight"].item()])
+            ema_ground = now if ema_ground is None else 0.98 * ema_ground + 0.02 * now
         if rank != 0:
             continue
         elapsed = time.time() - t0
@@ -330,9 +331,9 @@ def main(argv=None):
         if n % 25 == 0 or n == args.steps:
             with log_path.open("a") as f:
                 f.write(f"{n},{ema_loss:.5f},{lr_at(step, args):.6f},{done_imgs / elapsed:.1f},{wall0 + elapsed:.1f}\n")
-            if ema_share is not None:
+            if ema_ground is not None:
                 with ground_path.open("a") as f:
-                    f.write(f"{n},{ema_share[0]:.4f},{ema_share[1]:.4f}\n")
+                    f.write(f"{n},{ema_ground[0]:.4f},{ema_ground[1]:.4f}\n")
         info = {**meta, "steps": n, "final_loss": round(ema_loss, 5), "wall_s": round(wall0 + elapsed, 1)}
         if n in exports:
             save_checkpoint(ema, exports[n], info)
