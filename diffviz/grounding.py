@@ -66,18 +66,34 @@ def record_cross_attention(model):
             h.remove()
 
 
+def _read(probs: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Heads-averaged maps (B, N, M) and each token's mask on the maps' r×r grid by area, (B, M, N)."""
+    p = probs.float().mean(dim=1)                                          # (B, N, M)
+    r = int(round(p.shape[1] ** 0.5))
+    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N): a cell half covered counts half
+    return p, cover
+
+
+def _share(p, cover):
+    return (p * cover.transpose(1, 2)).sum(dim=1) / p.sum(dim=1).clamp_min(1e-12)            # (B, M)
+
+
+def _weight(p, cover):
+    return (p * cover.transpose(1, 2)).sum(dim=1) / cover.sum(dim=2).clamp_min(1e-12)        # (B, M)
+
+
+def _bce(p, cover, supervised):
+    bce = F.binary_cross_entropy(p.clamp(1e-6, 1 - 1e-6).transpose(1, 2), cover, reduction="none").mean(dim=2)
+    return (bce * supervised).sum() / supervised.sum().clamp_min(1.0)
+
+
 def inside_share(probs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     """Share of each token's attention mass inside its mask: probs (B, h, N, M), masks (B, M, H, W) -> (B, M).
 
     Heads are averaged; the mask is brought to the map's r×r grid by area (a cell half covered
     counts half), the same reading as `evaluate_shapes.attention_mass_share`.
     """
-    p = probs.float().mean(dim=1)                                          # (B, N, M)
-    B, N, M = p.shape
-    r = int(round(N ** 0.5))
-    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N)
-    inside = (p * cover.transpose(1, 2)).sum(dim=1)                        # (B, M)
-    return inside / p.sum(dim=1).clamp_min(1e-12)
+    return _share(*_read(probs, masks))
 
 
 def inside_weight(probs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
@@ -87,19 +103,12 @@ def inside_weight(probs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
     this asks "does the shape read this word?": the value a pixel of the shape shows for it on the
     app's per-pixel maps (each pixel's weights over the tokens add up to 1).
     """
-    p = probs.float().mean(dim=1)                                          # (B, N, M)
-    r = int(round(p.shape[1] ** 0.5))
-    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N)
-    return (p * cover.transpose(1, 2)).sum(dim=1) / cover.sum(dim=2).clamp_min(1e-12)
+    return _weight(*_read(probs, masks))
 
 
 def pixel_loss(probs: torch.Tensor, masks: torch.Tensor, supervised: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy between each supervised token's per-pixel weight and its mask (TokenCompose's L_pixel)."""
-    p = probs.float().mean(dim=1).clamp(1e-6, 1 - 1e-6).transpose(1, 2)   # (B, M, N)
-    r = int(round(p.shape[2] ** 0.5))
-    cover = F.adaptive_avg_pool2d(masks.to(p.device, p.dtype), r).flatten(2)   # (B, M, N)
-    bce = F.binary_cross_entropy(p, cover, reduction="none").mean(dim=2)  # (B, M)
-    return (bce * supervised).sum() / supervised.sum().clamp_min(1.0)
+    return _bce(*_read(probs, masks), supervised)
 
 
 def grounding_loss(found, masks: torch.Tensor, supervised: torch.Tensor,
@@ -112,12 +121,13 @@ def grounding_loss(found, masks: torch.Tensor, supervised: torch.Tensor,
     n = sup.sum().clamp_min(1.0)
     losses, shares, weights = [], [], []
     for probs in found:
-        share = inside_share(probs, masks)
+        p, cover = _read(probs, masks)
+        share = _share(p, cover)
         loss = (((1 - share) ** 2) * sup).sum() / n
         if pixel > 0:
-            loss = loss + pixel * pixel_loss(probs, masks, sup)
+            loss = loss + pixel * _bce(p, cover, sup)
         losses.append(loss)
         shares.append((share * sup).sum() / n)
-        weights.append((inside_weight(probs, masks).detach() * sup).sum() / n)
+        weights.append((_weight(p, cover).detach() * sup).sum() / n)
     return torch.stack(losses).mean(), {"share": torch.stack(shares).mean().detach(),
                                         "weight": torch.stack(weights).mean()}

@@ -20,7 +20,7 @@ import platform
 import shlex
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from diffviz import grounding
 from diffviz.checkpoint import load_checkpoint, save_checkpoint
 from diffviz.config import UNetConfig, preset
 from diffviz.schedulers import NoiseSchedule
@@ -89,7 +90,7 @@ class Batches:
 
     def __init__(self, cfg: UNetConfig, args, rank: int, world: int):
         self.cfg, self.batch, self.seed, self.rank, self.world = cfg, args.batch, args.seed, rank, world
-        self.masks = getattr(args, "ground", 0.0) > 0
+        self.masks = args.ground > 0
         if cfg.conditioning == "text":
             self.x = None
         else:
@@ -103,7 +104,7 @@ class Batches:
         With grounding on, text batches also set ``self.last_masks`` (token masks, supervised).
         """
         if self.x is None:
-            from diffviz import grounding, shapes, text
+            from diffviz import shapes, text
             seed = (self.seed * 1_000_003 + step) * self.world + self.rank
             imgs, caps, masks = shapes.make_batch(self.batch, seed, return_masks=True)
             self.last_masks = grounding.token_masks(caps, masks) if self.masks else None
@@ -170,7 +171,6 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
     `grounding.token_masks`, adds ``ground`` × the grounding term (its per-pixel part weighted
     ``ground_pixel``) over the captions not dropped. Returns (loss, grounding figures or None).
     """
-    from diffviz import grounding
     B = x0.shape[0]
     drop = torch.zeros(B, dtype=torch.bool)
     t = torch.randint(0, sched.T, (B,), generator=gen)
@@ -182,7 +182,7 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
     dev = next(model.parameters()).device
     x_t = sched.add_noise(x0, noise, t).to(dev)
     grounded = ground > 0 and token_masks is not None
-    with grounding.record_cross_attention(model) if grounded else _nothing() as found:
+    with grounding.record_cross_attention(model) if grounded else nullcontext() as found:
         eps = model(x_t, t.to(dev), cond.to(dev) if cond is not None else None)
     per = F.mse_loss(eps.float(), noise.to(dev), reduction="none").mean(dim=(1, 2, 3))
     if min_snr > 0:
@@ -193,11 +193,6 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
     masks, supervised = token_masks
     g, figures = grounding.grounding_loss(found, masks, supervised & ~drop[:, None], ground_pixel)
     return per.mean() + ground * g, figures
-
-
-@contextmanager
-def _nothing():
-    yield None
 
 
 def model_null(model, B):

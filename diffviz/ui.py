@@ -718,12 +718,14 @@ def quality(name: str) -> dict[str, str] | None:
         out = {"one shape drawn exactly": pct(t.get("one_shape_full_match")),
                "two shapes drawn exactly": pct(t.get("two_shapes_full_match"))}
         ca = t.get("cross_attention") or {}
+
+        def mid_late(part):        # colour and shape words averaged, all blocks: "82% / 84%"
+            return " / ".join(f"{np.mean([ca[part][tok][r]['all'] for tok in ('colour', 'shape')]):.0%}"
+                              for r in ("mid", "late"))
         try:
-            both = {r: np.mean([ca["shares"][tok][r]["all"] for tok in ("colour", "shape")]) for r in ("mid", "late")}
             out["colour & shape words' attention on their shape (mid / late t)"] = (
-                f"{both['mid']:.0%} / {both['late']:.0%} (uniform {ca['baseline']:.0%})")
-            w = {r: np.mean([ca["weights"][tok][r]["all"] for tok in ("colour", "shape")]) for r in ("mid", "late")}
-            out["weight the shape's pixels give each of those words (mid / late t)"] = f"{w['mid']:.0%} / {w['late']:.0%}"
+                f"{mid_late('shares')} (uniform {ca['baseline']:.0%})")
+            out["weight the shape's pixels give each of those words (mid / late t)"] = mid_late("weights")
         except (KeyError, TypeError):
             pass
         return out
