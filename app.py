@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from diffviz import ui
+from diffviz.app import notices, settings
 
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
-ui.init_torch()
+settings.init_torch()
 
 PAGES = {
     "The process": [
@@ -23,6 +23,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-st.session_state["settings"] = ui.sidebar()
-ui.show_notices()
+st.session_state["settings"] = settings.sidebar()
+notices.show_notices()
 page.run()

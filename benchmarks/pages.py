@@ -7,7 +7,7 @@
 In process, with Streamlit's `AppTest` (no browser, no websocket: the time of the script itself).
 For each page, on default settings:
 
-    first   the page's first run in a new session with cold caches: `diffviz.ui`'s run caches (RUNS
+    first   the page's first run in a new session with cold caches: `diffviz.app`'s run caches (RUNS
             and the other BoundedCaches) and every `st.cache_data` cleared. What a server does
             once per process is done before, untimed: the page runs once to warm up (imports,
             data files), and the model is loaded (timed apart as load_s)
@@ -66,9 +66,9 @@ def clear_caches() -> None:
     """Forget every computed result (not the loaded models)."""
     import streamlit as st
 
-    from diffviz import ui
-    from diffviz.cache import BoundedCache
-    for value in vars(ui).values():
+    from diffviz.app import quality, runs
+    from diffviz.app.cache import BoundedCache
+    for value in [*vars(runs).values(), *vars(quality).values()]:
         if isinstance(value, BoundedCache):
             value.clear()
     st.cache_data.clear()
@@ -239,8 +239,9 @@ def main(argv=None) -> int:
             ap.error(f"unknown page(s) {unknown}; app.py has {[n for n, _ in pages]}")
         pages = [p for p in pages if p[0] in args.only]
 
-    from diffviz import ui, zoo
-    ui.init_torch()
+    from diffviz.app import settings
+    from diffviz.model import zoo
+    settings.init_torch()
     t0 = time.perf_counter()
     # The default model, loaded once per server -- in a worker thread, as a server's script thread does
     # (loaded in the main thread, the script threads' forward passes ran ~2x slower here).

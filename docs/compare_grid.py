@@ -18,8 +18,9 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from diffviz import defaults, sampling, zoo                  # noqa: E402
-from diffviz.figures import _font, grid_image              # noqa: E402
+from diffviz.diffusion import defaults, sampling
+from diffviz.figures.images import _font, grid_image
+from diffviz.model import zoo
 
 MODELS = "mnist,mnist-step1500,mnist-noskip,mnist-noattn"
 CAPTIONS = ["a small blue square at the top right",

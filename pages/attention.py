@@ -3,12 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from diffviz import analysis, text, ui, zoo
-from diffviz import figures_unet as fu
+from diffviz.app import notices, params, render, runs, settings
+from diffviz.data import text
+from diffviz.figures import curves, maps
+from diffviz.model import zoo
+from diffviz.probe import readings
 
-s = ui.settings()
-ui.scoped("attention", "level")   # "level" means something else on pages 4 and 5
-model, meta = ui.load_model(s.model)
+s = settings.settings()
+notices.scoped("attention", "level")   # "level" means something else on pages 4 and 5
+model, meta = runs.load_model(s.model)
 cfg = model.config
 KEYS = model.capture_keys()
 
@@ -33,7 +36,7 @@ def where(block: str) -> str:
     return f"{part} · {r}×{r}"
 
 
-ui.intro(
+notices.intro(
     "Attention",
     "A convolution only mixes a pixel with its neighbours. **Self-attention** lets every position of a "
     "feature map look at every other one: each position (the *query*) hands out weights that add up to 1 "
@@ -51,48 +54,48 @@ if not SELF:
     st.stop()
 
 capture = ["*.self_attn.probs"] + (["*.cross_attn.probs"] if CROSS else [])
-traj = ui.trajectory(s, capture=capture)
+traj = runs.trajectory(s, capture=capture)
 S = traj.steps
 
 # ---------------------------------------------------------------- controls
 c1, c2 = st.columns([1, 2])
-bi = ui.choice_param("level", "Attention block", list(range(len(SELF))), len(SELF) - 1, where=c1,
+bi = params.choice_param("level", "Attention block", list(range(len(SELF))), len(SELF) - 1, where=c1,
                      format_func=lambda i: where(SELF[i]),
                      help="The blocks that have self-attention, in the order the data flows.")
 block = SELF[bi]
-head = ui.choice_param("head", "Head", ["mean"] + list(range(cfg.heads)), "mean", where=c2, widget="segmented",
+head = params.choice_param("head", "Head", ["mean"] + list(range(cfg.heads)), "mean", where=c2, widget="segmented",
                        format_func=lambda h: "mean of heads" if h == "mean" else f"head {h}")
 side = cfg.resolution(level_of(block))
 c1, c2, c3 = st.columns([2, 1, 1])
-step = ui.step_param(s, where=c1)
+step = settings.step_param(s, where=c1)
 t = int(traj.timesteps[step])
-qx = ui.int_param("qx", "Query x (column)", 0, side - 1, side * 4 // 7, where=c2)
-qy = ui.int_param("qy", "Query y (row)", 0, side - 1, side * 2 // 7, where=c3)
+qx = params.int_param("qx", "Query x (column)", 0, side - 1, side * 4 // 7, where=c2)
+qy = params.int_param("qy", "Query y (row)", 0, side - 1, side * 2 // 7, where=c3)
 key = f"{block}.self_attn.probs"
 
 
 def query_rows():
     """This query's attention at every step: rows (S, heads, N), entropies, the largest weight."""
-    probs = analysis.stack_steps(traj.traces, key)                      # (S, heads, N, N)
+    probs = readings.stack_steps(traj.traces, key)                      # (S, heads, N, N)
     rows = probs[:, :, qy * side + qx, :]                               # (S, heads, N)
     mean = rows.mean(axis=1)
-    ent = np.array([[analysis.concentration(r)["entropy_bits"] for r in list(rs) + [m]]
+    ent = np.array([[readings.concentration(r)["entropy_bits"] for r in list(rs) + [m]]
                     for rs, m in zip(rows, mean)])                      # (S, heads + 1)
     return {"rows": rows, "mean": mean, "entropy": ent, "zmax": float(max(rows.max(), 1e-6)),
             "zmax_head": {h: float(max(rows[:, h].max(), 1e-6)) for h in range(rows.shape[1])} | {
                 "mean": float(max(mean.max(), 1e-6))}}
 
 
-q = ui.derived(("attn-rows", ui.run_key(s), key, qy, qx), query_rows)
+q = runs.derived(("attn-rows", runs.run_key(s), key, qy, qx), query_rows)
 row = q["mean"][step] if head == "mean" else q["rows"][step, head]
-conc = analysis.concentration(row)
-base = analysis.grey(traj.pred_x0[step, 0])
+conc = readings.concentration(row)
+base = readings.grey(traj.pred_x0[step, 0])
 name = "mean of heads" if head == "mean" else f"head {head}"
 
 # ---------------------------------------------------------------- the chosen head
 a, b = st.columns([3, 2])
 with a:
-    ui.plot(fu.overlay_grid(base, row.reshape(1, side, side), [f"{name}, query ({qx}, {qy})"], q["zmax_head"][head],
+    render.plot(maps.overlay_grid(base, row.reshape(1, side, side), [f"{name}, query ({qx}, {qy})"], q["zmax_head"][head],
                             query=(qy, qx), title=f"{where(block)}: where the query looks (step {step}, t = {t})",
                             size=420), key="attn-main")
 with b:
@@ -107,12 +110,12 @@ with b:
                f"weights on one colour scale for every step (0 to {q['zmax_head'][head]:.2f}: the largest "
                f"weight {'the mean of heads' if head == 'mean' else name} gives this query in the whole run).")
     labels = [f"head {h}" for h in range(cfg.heads)] + ["mean of heads"]
-    ui.plot(fu.lines_vs_t(traj.timesteps, dict(zip(labels, q["entropy"].T)), "entropy (bits)", current_t=t,
+    render.plot(curves.lines_vs_t(traj.timesteps, dict(zip(labels, q["entropy"].T)), "entropy (bits)", current_t=t,
                           dashed={"mean of heads"}, title="Entropy of this query's weights, step by step",
                           height=330), key="attn-entropy")
 
 heads = np.concatenate([q["rows"][step], q["mean"][step][None]]).reshape(-1, side, side)
-ui.plot(fu.overlay_grid(base, heads, labels, q["zmax"], query=(qy, qx),
+render.plot(maps.overlay_grid(base, heads, labels, q["zmax"], query=(qy, qx),
                         title=f"Every head side by side, on one scale (0 to {q['zmax']:.2f})", size=190),
         key="attn-heads")
 st.caption("Attention lives on the feature map's grid: each of its cells covers "
@@ -137,27 +140,27 @@ if not CROSS:
                 icon="ℹ️")
 else:
     tokens = text.token_labels(s.prompt)
-    xi = ui.choice_param("xlevel", "Cross-attention block", list(range(len(CROSS))), len(CROSS) - 1,
+    xi = params.choice_param("xlevel", "Cross-attention block", list(range(len(CROSS))), len(CROSS) - 1,
                          format_func=lambda i: where(CROSS[i]))
     xblock = CROSS[xi]
     xside = cfg.resolution(level_of(xblock))
     xkey = f"{xblock}.cross_attn.probs"
 
     def token_summary():
-        probs = analysis.stack_steps(traj.traces, xkey)                  # (S, heads, N, M)
-        maps = np.stack([analysis.token_maps(p, len(tokens), xside) for p in probs])   # (S, T, h, w)
-        agg = maps.mean(axis=0)
-        return {"maps": maps, "agg": agg, "zmax": float(max(maps.max(), agg.max(), 1e-6))}
+        probs = readings.stack_steps(traj.traces, xkey)                  # (S, heads, N, M)
+        per_step = np.stack([readings.token_maps(p, len(tokens), xside) for p in probs])   # (S, T, h, w)
+        agg = per_step.mean(axis=0)
+        return {"maps": per_step, "agg": agg, "zmax": float(max(per_step.max(), agg.max(), 1e-6))}
 
-    tm = ui.derived(("attn-tokens", ui.run_key(s), xkey, tuple(tokens)), token_summary)
+    tm = runs.derived(("attn-tokens", runs.run_key(s), xkey, tuple(tokens)), token_summary)
     st.markdown(f"Every pixel of the {xside}×{xside} map splits its attention over the caption's "
                 f"{len(tokens)} tokens (the weights add up to 1 at each pixel). One map per token, "
                 f"`<start>` and `<end>` included, mean of the {cfg.heads} heads, on one colour scale "
                 f"from 0 to {tm['zmax']:.2f}.")
     ncol = min(len(tokens), 6)
-    ui.plot(fu.overlay_grid(base, tm["maps"][step], tokens, tm["zmax"], ncol=ncol, size=170,
+    render.plot(maps.overlay_grid(base, tm["maps"][step], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)} at step {step} (t = {t}), over x̂0"), key="cross-step")
-    ui.plot(fu.overlay_grid(analysis.grey(traj.final[0]), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
+    render.plot(maps.overlay_grid(readings.grey(traj.final[0]), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)}, mean over all {S} steps, over the final image"),
             key="cross-mean")
     st.caption("A word the model has tied to a place lights up there: colour and shape words on the shape, "
@@ -182,9 +185,9 @@ else:
                    "menu (same network before that last run). The maps you see here are the ones the U-Net uses to "
                    "draw.")
 
-ui.show_code(ui.run_code(s, capture) + f"""\
+notices.show_code(notices.run_code(s, capture) + f"""\
 probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}
-weights = analysis.attention_map(probs, qy={qy}, qx={qx}, head={None if head == 'mean' else head})
+weights = readings.attention_map(probs, qy={qy}, qx={qx}, head={None if head == 'mean' else head})
 # ({side}, {side}): where the query looks; the weights sum to 1
-analysis.concentration(weights)               # entropy in bits, positions holding 90% of the weight
+readings.concentration(weights)               # entropy in bits, positions holding 90% of the weight
 """)

@@ -3,14 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from diffviz import figures, ui
-from diffviz.schedulers import make_sampler
+from diffviz.app import notices, params, pictures, render, runs, settings
+from diffviz.diffusion.schedulers import make_sampler
+from diffviz.figures import curves, equations, images, maps
 
-s = ui.settings()
-model, meta = ui.load_model(s.model)
+s = settings.settings()
+model, meta = runs.load_model(s.model)
 cfg = model.config
 
-ui.intro(
+notices.intro(
     "Denoising, step by step",
     "Sampling runs the forward process backwards. It starts from pure noise x_T; at every step the U-Net "
     "predicts the noise ε̂ in the current x_t, which implies a guess x̂0 of the finished image, and the "
@@ -21,26 +22,26 @@ ui.intro(
 )
 
 MODES = {"sample": "Sample from pure noise", "real": "Real image: predicted vs true noise"}
-mode = ui.choice_param("mode", "What to look at", list(MODES), "sample", widget="radio", format_func=MODES.get)
+mode = params.choice_param("mode", "What to look at", list(MODES), "sample", widget="radio", format_func=MODES.get)
 
 
 def sample_view():
-    tr = ui.trajectory(s)
+    tr = runs.trajectory(s)
     S = tr.steps
-    i = ui.int_param("step", f"Sampling step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0)
+    i = params.int_param("step", f"Sampling step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0)
     play = st.toggle("▶ Play the whole run", key="play", help="An animation of x_t and x̂0 over every step.")
     sch = make_sampler(s.sampler, "linear", s.steps)
     t = int(tr.timesteps[i])
     prev_t = int(tr.timesteps[i + 1]) if i + 1 < S else -1
     ab = float(sch.alphas_cumprod[t])
     ab_prev = float(sch.alphas_cumprod[prev_t]) if prev_t >= 0 else 1.0
-    lim = figures.signed_limit(tr.eps[:, 0])                      # ONE colour scale for all steps
+    lim = images.signed_limit(tr.eps[:, 0])                      # ONE colour scale for all steps
     x_t, eps, x0, x_prev = (a.astype(np.float32) for a in (tr.x_t[i, 0], tr.eps[i, 0], tr.pred_x0[i, 0],
                                                            tr.x_prev(i)[0]))
     prev_name = "x_0" if prev_t < 0 else f"x_{prev_t}"
 
     def gif():                                                     # built once per run, when first asked for
-        return ui.cached_bytes(("gif",) + s.run_key(), lambda: figures.trajectory_gif(
+        return runs.cached_bytes(("gif",) + s.run_key(), lambda: images.trajectory_gif(
             tr.x_t[:, 0], tr.pred_x0[:, 0], tr.timesteps, tr.final[0], scale=10))
 
     if play:                                                       # shown at its own size: never rescaled
@@ -52,7 +53,7 @@ def sample_view():
                   (x0, "x̂0: the guess of x0", False), (x_prev, f"next: {prev_name}", False)]
         for col, (a, title, signed), key in zip(cols, panels, ("x_t", "eps", "x0", "x_prev")):
             with col:
-                ui.chart(figures.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
+                render.chart(maps.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
         st.caption(f"Step {i} of {S}: x_{t} → {prev_name}{' (the last step)' if prev_t < 0 else ''}. "
                    "Images: grey −1 (black) … +1 (white); ε̂: blue < 0 < red, "
                    f"one scale (±{lim:.2f}) for every step of this run.")
@@ -60,13 +61,13 @@ def sample_view():
     if play:
         st.caption("The equations for each step are shown when you scrub (Play off).")
     elif s.sampler == "ddim":
-        st.latex(figures.pred_x0_equation(t, ab))
-        st.latex(figures.ddim_equation(t, prev_t, ab, ab_prev))
+        st.latex(equations.pred_x0_equation(t, ab))
+        st.latex(equations.ddim_equation(t, prev_t, ab, ab_prev))
         st.caption("DDIM (η = 0) is deterministic: it re-noises the guess x̂0 to the next, lower noise level "
                    "using the predicted noise ε̂ itself.")
     else:
-        st.latex(figures.pred_x0_equation(t, ab))
-        st.latex(figures.ddpm_equation(t, prev_t, ab, ab_prev))
+        st.latex(equations.pred_x0_equation(t, ab))
+        st.latex(equations.ddpm_equation(t, prev_t, ab, ab_prev))
         st.caption("DDPM takes the mean of $q(x_{t-1} \\mid x_t, \\hat x_0)$, a blend of the guess and the "
                    "current image, and adds fresh noise z ~ N(0, I) with standard deviation σ (none at the last step).")
 
@@ -74,15 +75,16 @@ def sample_view():
     d1.download_button("⬇ Trajectory as GIF", gif, file_name=f"diffviz-{s.model}-seed{s.seed}-{s.sampler}{S}.gif",
                        mime="image/gif", key="dl_gif")
     def png():
-        return figures.png_bytes(figures.panel_image(
+        return images.png_bytes(images.panel_image(
             [x_t, eps, x0, x_prev], [f"x_t (t={t})", "eps_hat", "x0_hat", f"next ({prev_name})"],
             signed=[False, True, False, False], limits=[1, lim, 1, 1],
             title=f"{s.model} · seed {s.seed} · {s.sampler.upper()} {S} steps · step {i}"))
     d2.download_button("⬇ This view as PNG", png, file_name=f"diffviz-{s.model}-seed{s.seed}-step{i}.png",
                        mime="image/png", key="dl_png")
 
-    ui.show_code(f"""
-from diffviz import sampling, zoo
+    notices.show_code(f"""
+from diffviz.diffusion import sampling
+from diffviz.model import zoo
 
 model, meta = zoo.load("{s.model}")
 tr = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={S}, guidance={s.guidance:g}, seeds=[{s.seed}])
@@ -95,35 +97,36 @@ def real_view():
     st.markdown("Take an image the model never trained on, noise it to 50 levels with a known ε, and ask the "
                 "U-Net for the noise at each level (one batched forward pass). A perfect model would return ε "
                 "exactly; the error shows where denoising is hard.")
-    pic = ui.pick_picture(s, cfg)
+    pic = pictures.pick_picture(s, cfg)
     ts = np.arange(19, 1000, 20)                                  # 50 noise levels: 19, 39, …, 999
-    probe = ui.noise_probe(s, pic.x0, pic.condition, ts)
-    t = ui.int_param("t", "Noise level t", int(ts[0]), int(ts[-1]), 499, step=20,
+    probe = runs.noise_probe(s, pic.x0, pic.condition, ts)
+    t = params.int_param("t", "Noise level t", int(ts[0]), int(ts[-1]), 499, step=20,
                      help="One of the 50 levels that were computed together.")
     j = int(np.argmin(np.abs(ts - t)))
-    lim = figures.signed_limit(probe.noise, probe.eps_hat)        # one scale for all 50 levels
+    lim = images.signed_limit(probe.noise, probe.eps_hat)        # one scale for all 50 levels
     err = probe.eps_hat[j] - probe.noise
     cols = st.columns(4)
     panels = [(probe.x_t[j], f"x_t at t = {t}", False), (probe.noise, "true noise ε", True),
               (probe.eps_hat[j], "predicted ε̂", True), (err, "error ε̂ − ε", True)]
     for col, (a, title, signed), key in zip(cols, panels, ("r_x_t", "r_eps", "r_eps_hat", "r_err")):
         with col:
-            ui.chart(figures.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
-    st.caption(f"x0: {pic.description}. The model is told {ui.plain(pic.condition)} (no guidance). "
+            render.chart(maps.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
+    st.caption(f"x0: {pic.description}. The model is told {notices.plain(pic.condition)} (no guidance). "
                f"Noise maps share one scale (±{lim:.2f}) for every t.")
-    ui.chart(figures.error_curve_figure(ts, probe.mse, t), key="mse")
+    render.chart(curves.error_curve_figure(ts, probe.mse, t), key="mse")
     st.caption(f"At t = {t} the mean squared error is {probe.mse[j]:.4f}. At high t, x_t is nearly all noise, so "
                "“the noise is x_t” is almost right and the error is small; at low t the noise is a faint "
                "sprinkle on a clean image and much harder to pin down exactly.")
-    ui.show_code(f"""
+    notices.show_code(f"""
 import numpy as np, torch
-from diffviz import sampling, zoo
-from diffviz.schedulers import NoiseSchedule
+from diffviz.diffusion import sampling
+from diffviz.model import zoo
+from diffviz.diffusion.schedulers import NoiseSchedule
 
 model, meta = zoo.load("{s.model}")
 ts = torch.arange(19, 1000, 20)                              # 50 noise levels
 eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed({s.seed}))
-x_t = NoiseSchedule("{ui.schedule_name(meta)}").add_noise(x0.expand(50, *x0.shape), eps.expand(50, *x0.shape), ts)
+x_t = NoiseSchedule("{runs.schedule_name(meta)}").add_noise(x0.expand(50, *x0.shape), eps.expand(50, *x0.shape), ts)
 eps_hat = model(x_t, ts, sampling.encode_conditions(model, [{pic.condition!r}] * 50))   # one batched pass
 mse = ((eps_hat - eps) ** 2).flatten(1).mean(1)              # error at each t
 """)

@@ -3,15 +3,16 @@
 import numpy as np
 import streamlit as st
 
-from diffviz import figures, ui
-from diffviz.schedulers import SCHEDULES, NoiseSchedule
+from diffviz.app import notices, params, pictures, render, runs, settings
+from diffviz.diffusion.schedulers import SCHEDULES, NoiseSchedule
+from diffviz.figures import curves, equations, images, maps
 
-s = ui.settings()
-model, meta = ui.load_model(s.model)
+s = settings.settings()
+model, meta = runs.load_model(s.model)
 cfg = model.config
-trained = ui.schedule_name(meta)
+trained = runs.schedule_name(meta)
 
-ui.intro(
+notices.intro(
     "Forward process: from image to noise",
     "Training needs noisy images with a known amount of noise. The forward process makes them in one "
     "jump: x_t is a blend of the clean image x0 and Gaussian noise ε, with weights set by the schedule's ᾱ_t "
@@ -22,29 +23,29 @@ ui.intro(
     "the schedules: cosine keeps more signal for longer (its SNR curve falls more slowly).",
 )
 
-pic = ui.pick_picture(s, cfg)
-t = ui.int_param("t", "Noise level t (0 = clean, 999 = pure noise)", 0, 999, 300,
+pic = pictures.pick_picture(s, cfg)
+t = params.int_param("t", "Noise level t (0 = clean, 999 = pure noise)", 0, 999, 300,
                  help="The forward process jumps straight to step t.")
 
 sched = NoiseSchedule(trained)
 ab = float(sched.alphas_cumprod[t])
-eps = ui.fixed_noise(s.seed, pic.x0.shape).numpy()                 # (C, H, W): the seed's noise, fixed
+eps = runs.fixed_noise(s.seed, pic.x0.shape).numpy()                 # (C, H, W): the seed's noise, fixed
 x_t = np.sqrt(ab) * pic.x0 + np.sqrt(1 - ab) * eps                 # the forward process, eq. 4
-lim = figures.signed_limit(eps)
+lim = images.signed_limit(eps)
 
 c1, c2, c3 = st.columns(3)
 with c1:
-    ui.chart(figures.image_figure(pic.x0, "clean image x0"), key="x0")
+    render.chart(maps.image_figure(pic.x0, "clean image x0"), key="x0")
 with c2:
-    ui.chart(figures.image_figure(x_t, f"x_t at t = {t}"), key="x_t")
+    render.chart(maps.image_figure(x_t, f"x_t at t = {t}"), key="x_t")
 with c3:
-    ui.chart(figures.image_figure(eps, "the noise ε that is mixed in", signed=True, limit=lim),
+    render.chart(maps.image_figure(eps, "the noise ε that is mixed in", signed=True, limit=lim),
                     key="eps")
 st.caption(f"x0: {pic.description}. ε is fixed by the seed ({s.seed}), so only its weight changes with t. "
            "Grey scale −1 (black) … +1 (white), the same for every t (brighter/darker values are clipped on "
            "screen; hover for the numbers); noise: blue < 0 < red.")
 
-st.latex(figures.forward_equation(t, ab))
+st.latex(equations.forward_equation(t, ab))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric("ᾱ_t (signal kept)", f"{ab:.4f}")
 m2.metric("√ᾱ_t: weight of x0", f"{np.sqrt(ab):.3f}")
@@ -53,7 +54,7 @@ snr = ab / (1 - ab) if ab < 1 else float("inf")
 m4.metric("SNR = ᾱ_t/(1−ᾱ_t)", f"{snr:.3g}", help="Signal-to-noise ratio; 1 means signal and noise are equal.")
 
 st.subheader("The schedule: how fast the signal fades")
-ui.chart(figures.schedule_figure(t, SCHEDULES, trained=trained), key="schedule")
+render.chart(curves.schedule_figure(t, SCHEDULES, trained=trained), key="schedule")
 st.caption(f"β_t is the variance added at step t; ᾱ_t = ∏(1 − β_s) is what survives of x0. "
            f"This model was trained with the {trained} schedule (solid line); the dot marks t = {t}.")
 
@@ -61,11 +62,11 @@ st.subheader("The whole way at a glance")
 marks = [0, 100, 200, 300, 500, 700, 999]
 strip = [np.sqrt(sched.alphas_cumprod[k].item()) * pic.x0 + np.sqrt(1 - sched.alphas_cumprod[k].item()) * eps
          for k in marks]
-st.image(figures.panel_image(strip, [f"t = {k}" for k in marks], scale=5), width="content")
+st.image(images.panel_image(strip, [f"t = {k}" for k in marks], scale=5), width="content")
 
-ui.show_code(f"""
+notices.show_code(f"""
 import torch
-from diffviz.schedulers import NoiseSchedule
+from diffviz.diffusion.schedulers import NoiseSchedule
 
 sched = NoiseSchedule("{trained}")                    # β_t, ᾱ_t for t = 0..999
 eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed({s.seed}))

@@ -3,14 +3,15 @@
 import numpy as np
 import streamlit as st
 
-from diffviz import analysis, ui
-from diffviz import figures_unet as fu
+from diffviz.app import notices, params, render, runs, settings
+from diffviz.figures import curves, diagram, maps
+from diffviz.probe import readings
 
 TOP = 16
 
-s = ui.settings()
-ui.scoped("inside", "level")   # "level" means something else on pages 5 and 6
-model, _ = ui.load_model(s.model)
+s = settings.settings()
+notices.scoped("inside", "level")   # "level" means something else on pages 5 and 6
+model, _ = runs.load_model(s.model)
 cfg = model.config
 L = cfg.levels
 STAGES = [f"encoder.{k}" for k in range(L)] + ["bottleneck"] + [f"decoder.{k}" for k in reversed(range(L))]
@@ -30,7 +31,7 @@ def name(stage: str) -> str:
     return f"{part} · {r}×{r} · {channels_of(stage)} channels"
 
 
-ui.intro(
+notices.intro(
     "Inside the U-Net",
     "While the U-Net predicts the noise in x_t, every level computes a stack of **feature maps** "
     "(channels). On the way down (encoder) the maps shrink and the channels multiply; the bottleneck "
@@ -41,11 +42,11 @@ ui.intro(
     "of the run the digit appears, as a coarse blob in the 7×7 and 14×14 maps and as sharp strokes at "
     "28×28. Some channels light up on the digit, others on the background around it.")
 
-traj = ui.trajectory(s, capture=STAGES)
+traj = runs.trajectory(s, capture=STAGES)
 S = traj.steps
 c1, c2 = st.columns([3, 2])
-step = ui.step_param(s, where=c1)
-focus = ui.choice_param("level", "Look closer at", STAGES, "bottleneck", where=c2, format_func=name,
+step = settings.step_param(s, where=c1)
+focus = params.choice_param("level", "Look closer at", STAGES, "bottleneck", where=c2, format_func=name,
                         help="Show every channel of one level, and how the energy is shared between them.")
 t = int(traj.timesteps[step])
 
@@ -54,26 +55,26 @@ def summarise():
     """Per stage, over the whole run: channel ranking, one colour limit, statistics per step."""
     out = {}
     for stage in STAGES:
-        x = analysis.stack_steps(traj.traces, stage)                     # (S, C, H, W)
-        order = analysis.rank_channels(x)
-        out[stage] = {"order": order, "lim": analysis.symmetric_limit(x[:, order[:TOP]]),
-                      "lim_all": analysis.symmetric_limit(x), "energy": analysis.channel_energy(x),
-                      **analysis.level_stats(traj.traces, stage)}
+        x = readings.stack_steps(traj.traces, stage)                     # (S, C, H, W)
+        order = readings.rank_channels(x)
+        out[stage] = {"order": order, "lim": readings.symmetric_limit(x[:, order[:TOP]]),
+                      "lim_all": readings.symmetric_limit(x), "energy": readings.channel_energy(x),
+                      **readings.level_stats(traj.traces, stage)}
     return out
 
 
-summary = ui.derived(("inside", ui.run_key(s)), summarise)
+summary = runs.derived(("inside", runs.run_key(s)), summarise)
 
 # ---------------------------------------------------------------- the input and the shape of the network
 left, right = st.columns([2, 3])
 with left:
-    ui.plot(fu.panel_row([fu.Panel("x_t: what goes in", traj.x_t[step, 0]),
-                          fu.Panel("x̂0: the U-Net's guess", traj.pred_x0[step, 0])],
+    render.plot(maps.panel_row([maps.Panel("x_t: what goes in", traj.x_t[step, 0]),
+                          maps.Panel("x̂0: the U-Net's guess", traj.pred_x0[step, 0])],
                          title=f"Step {step}, t = {t}", size=190), key="inputs")
 with right:
     rows = [{"stage": st_.replace("encoder.", "enc ").replace("decoder.", "dec "),
              "resolution": cfg.resolution(level_of(st_)), "channels": channels_of(st_)} for st_ in STAGES]
-    ui.plot(fu.architecture(rows, title="Resolution shrinks, channels grow — and back", height=300))
+    render.plot(diagram.architecture(rows, title="Resolution shrinks, channels grow — and back", height=300))
     st.caption("Values per feature map stack (channels × height × width): " + ", ".join(
         f"{r['stage']} {r['channels']}×{r['resolution']}×{r['resolution']} = "
         f"{r['channels'] * r['resolution'] ** 2:,}" for r in rows[:L + 1]) + ". Each deeper level holds fewer "
@@ -89,28 +90,28 @@ st.caption(f"Encoder on the left (top = full resolution), decoder on the right, 
 def grid(stage: str, top: int = TOP, ncol: int = 4, width: int = 400):
     info = summary[stage]
     order = info["order"][:top]
-    maps = traj.traces[step][stage][0].float().numpy()[order]
-    return fu.channel_grid(maps, order, info["lim"] if top <= TOP else info["lim_all"], ncol=ncol,
+    features = traj.traces[step][stage][0].float().numpy()[order]     # (top, h, w)
+    return maps.channel_grid(features, order, info["lim"] if top <= TOP else info["lim_all"], ncol=ncol,
                            title=name(stage), width=width)
 
 
 for k in range(L):
     a, b = st.columns(2)
     with a:
-        ui.plot(grid(f"encoder.{k}"), key=f"grid-encoder-{k}")
+        render.plot(grid(f"encoder.{k}"), key=f"grid-encoder-{k}")
     with b:
-        ui.plot(grid(f"decoder.{k}"), key=f"grid-decoder-{k}")
+        render.plot(grid(f"decoder.{k}"), key=f"grid-decoder-{k}")
 _, mid, _ = st.columns([1, 2, 1])
 with mid:
-    ui.plot(grid("bottleneck"), key="grid-bottleneck")
+    render.plot(grid("bottleneck"), key="grid-bottleneck")
 
 # ---------------------------------------------------------------- statistics over the run
 st.subheader("How strong is each level, step by step?")
-stat = ui.choice_param("stat", "Statistic", ["rms", "mean_abs"], "rms", widget="radio",
+stat = params.choice_param("stat", "Statistic", ["rms", "mean_abs"], "rms", widget="radio",
                        format_func={"rms": "RMS (root mean square)", "mean_abs": "mean |activation|"}.get)
 series = {name(st_).split(" · ")[0]: summary[st_][stat] for st_ in STAGES}
 dashed = {name(st_).split(" · ")[0] for st_ in STAGES if st_.startswith("decoder")}
-ui.plot(fu.lines_vs_t(traj.timesteps, series, "RMS of the feature maps" if stat == "rms" else "mean |activation|",
+render.plot(curves.lines_vs_t(traj.timesteps, series, "RMS of the feature maps" if stat == "rms" else "mean |activation|",
                       current_t=t, dashed=dashed, title="Activation size per level over the whole run"))
 st.caption("Solid: encoder and bottleneck; dashed: decoder. The dotted line is the step shown above. "
            "Activations are not normalised between levels, so compare a line's shape over t more than "
@@ -121,27 +122,27 @@ st.subheader(f"Closer: {name(focus)}")
 info = summary[focus]
 n_ch = channels_of(focus)
 ncol = 16 if n_ch > 32 else 8
-ui.plot(grid(focus, top=n_ch, ncol=ncol, width=900), key="grid-focus")
+render.plot(grid(focus, top=n_ch, ncol=ncol, width=900), key="grid-focus")
 a, b = st.columns(2)
 with a:
     mean_map = traj.traces[step][focus][0].float().numpy().mean(axis=0)
-    mean_lim = ui.derived(("inside-mean-lim", ui.run_key(s), focus),
-                          lambda: analysis.symmetric_limit(analysis.stack_steps(traj.traces, focus).mean(axis=1)))
-    ui.plot(fu.panel_row([fu.Panel("x̂0", traj.pred_x0[step, 0]),
-                          fu.Panel("mean over all channels", mean_map, "signed", mean_lim)],
+    mean_lim = runs.derived(("inside-mean-lim", runs.run_key(s), focus),
+                          lambda: readings.symmetric_limit(readings.stack_steps(traj.traces, focus).mean(axis=1)))
+    render.plot(maps.panel_row([maps.Panel("x̂0", traj.pred_x0[step, 0]),
+                          maps.Panel("mean over all channels", mean_map, "signed", mean_lim)],
                          title="The level's average map next to x̂0", size=220))
 with b:
     e = info["energy"][info["order"]]
     k90 = int(np.searchsorted(np.cumsum(e) / e.sum(), 0.9) + 1)
-    ui.plot(fu.energy_ranking(e, info["order"], title=f"{k90} of {n_ch} channels hold 90% of the energy",
+    render.plot(curves.energy_ranking(e, info["order"], title=f"{k90} of {n_ch} channels hold 90% of the energy",
                               height=300))
 st.caption("All channels of this level, strongest first, on their own colour scale (shared by every step). "
            "Energy = mean square over the whole run; the bars show how unevenly the channels share it, and "
            "the grids above show only the strongest.")
 
-ui.show_code(ui.run_code(s, STAGES) + f"""\
-x = analysis.stack_steps(traj.traces, "{focus}")        # (steps, C, H, W)
-order = analysis.rank_channels(x)[:{TOP}]              # most energetic channels first
+notices.show_code(notices.run_code(s, STAGES) + f"""\
+x = readings.stack_steps(traj.traces, "{focus}")        # (steps, C, H, W)
+order = readings.rank_channels(x)[:{TOP}]              # most energetic channels first
 maps = traj.traces[{step}]["{focus}"][0][order]        # (16, H, W) at step {step}, t = {t}
-rms = analysis.level_stats(traj.traces, "{focus}")["rms"]   # one number per step
+rms = readings.level_stats(traj.traces, "{focus}")["rms"]   # one number per step
 """)

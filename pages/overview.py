@@ -2,16 +2,17 @@
 
 import streamlit as st
 
-from diffviz import figures, ui
-from diffviz.unet import count_parameters
+from diffviz.app import notices, params, render, runs, settings
+from diffviz.figures import curves, diagram, images, maps
+from diffviz.model.unet import count_parameters
 
-s = ui.settings()
-model, meta = ui.load_model(s.model)
+s = settings.settings()
+model, meta = runs.load_model(s.model)
 cfg = model.config
 H, ch, L = cfg.image_size, cfg.channels, cfg.levels
 what = "a caption" if cfg.conditioning == "text" else "a digit label"
 
-ui.intro(
+notices.intro(
     "The U-Net at a glance",
     f"A diffusion model draws by removing noise a little at a time, and this network is what it asks at "
     f"every step: *given the noisy image x_t, the step t and {what}, what noise ε is in it?* Below is the "
@@ -24,22 +25,22 @@ ui.intro(
 )
 
 with st.spinner("Running the U-Net once to read its shapes…"):
-    fp = ui.first_pass(s)
+    fp = runs.first_pass(s)
 
-blocks = figures.unet_blocks(cfg)
-block = ui.choice_param("block", "Explain a block", blocks, "encoder.0" if "encoder.0" in blocks else blocks[0],
+blocks = diagram.unet_blocks(cfg)
+block = params.choice_param("block", "Explain a block", blocks, "encoder.0" if "encoder.0" in blocks else blocks[0],
                         widget="segmented", help="Click a part of the network to read what it does.")
 cond_text = (f"label {s.label}" if cfg.conditioning == "class" else "the caption")
-diagram = figures.unet_diagram(cfg, fp.shapes, selected=block, t=fp.t,
+unet_fig = diagram.unet_diagram(cfg, fp.shapes, selected=block, t=fp.t,
                                condition=str(s.label) if cfg.conditioning == "class" else None)
-ui.chart(diagram, key="diagram", config={"staticPlot": True})
+render.chart(unet_fig, key="diagram", config={"staticPlot": True})
 st.caption(f"Shapes are (batch, channels, height, width), read from the forward pass at t = {fp.t} with "
            f"{cond_text} and seed {s.seed}. Blue: encoder · red: decoder · pink: bottleneck and skip "
            "connections · green: time embedding (dotted: it reaches every residual block).")
 
 
 def shape(key):
-    return figures.fmt_shape(fp.shapes.get(key))
+    return diagram.fmt_shape(fp.shapes.get(key))
 
 
 def explain(b):
@@ -116,7 +117,7 @@ def explain(b):
                 if cfg.conditioning == "text" else "self-attention: every position looks at every other one")
         probs = [v for k, v in fp.shapes.items() if k.endswith("probs")]
         return (f"Attention sits at {where}: {kind}. Its weights form a map of shape "
-                f"{figures.fmt_shape(probs[0]) if probs else '?'} (batch, heads, queries, keys) that the "
+                f"{diagram.fmt_shape(probs[0]) if probs else '?'} (batch, heads, queries, keys) that the "
                 "attention page draws.", "pages/attention.py", "6 · Attention maps")
     if b == "text encoder":
         layers = f"a {cfg.text_layers}-layer transformer, so each word can read the rest of its phrase" + (
@@ -137,15 +138,15 @@ with st.container(border=True):
         st.page_link(page, label=link, icon=":material/arrow_forward:")
 
 st.subheader("Input and output: the same shape")
-lim = figures.signed_limit(fp.eps)
+lim = images.signed_limit(fp.eps)
 c1, c2, c3 = st.columns([5, 2, 5], vertical_alignment="center")
 with c1:
-    ui.chart(figures.image_figure(fp.x[0], f"input x_T, t = {fp.t}  {shape('input')}"),
+    render.chart(maps.image_figure(fp.x[0], f"input x_T, t = {fp.t}  {shape('input')}"),
                     key="x_T")
 with c2:
     st.markdown("#### → U-Net →")
 with c3:
-    ui.chart(figures.image_figure(fp.eps[0], f"predicted noise ε̂  {shape('output')}", signed=True, limit=lim),
+    render.chart(maps.image_figure(fp.eps[0], f"predicted noise ε̂  {shape('output')}", signed=True, limit=lim),
                     key="eps")
 same = fp.shapes["input"] == fp.shapes["output"]
 st.markdown(f"**{'Same shape' if same else 'Different shapes'}:** x_T is {shape('input')} and ε̂ is "
@@ -164,14 +165,15 @@ parts["bottleneck"] = count_parameters(model.bottleneck)
 parts.update({f"decoder.{k}": count_parameters(model.decoder[k]) for k in reversed(range(L))})
 parts["out"] = count_parameters(model.out)
 total = count_parameters(model)
-ui.chart(figures.parameter_figure(parts), key="params")
+render.chart(curves.parameter_figure(parts), key="params")
 st.caption(f"{total:,} trainable parameters in all. The deep levels hold most of them: a 3×3 convolution "
            "costs channels_in × channels_out × 9 weights, and the channels grow as the image shrinks.")
 
 skips = ', "decoder.*.skip"' if cfg.use_skips else ""
-ui.show_code(f"""
+notices.show_code(f"""
 import torch
-from diffviz import capture, sampling, zoo
+from diffviz.diffusion import sampling
+from diffviz.model import capture, zoo
 
 model, meta = zoo.load("{s.model}")
 x_T, _ = sampling.initial_noise(({cfg.in_channels}, {H}, {H}), seeds=[{s.seed}])     # (1, {cfg.in_channels}, {H}, {H})

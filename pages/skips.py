@@ -3,19 +3,21 @@
 import numpy as np
 import streamlit as st
 
-from diffviz import analysis, ui, zoo
-from diffviz import figures_unet as fu
-from diffviz.interventions import Interventions
+from diffviz.app import notices, params, quality, render, runs, settings
+from diffviz.figures import curves, maps
+from diffviz.model import zoo
+from diffviz.model.interventions import Interventions
+from diffviz.probe import readings
 
 TOP = 8
 
-s = ui.settings()
-ui.scoped("skips", "level")   # "level" means something else on pages 4 and 6
-model, _ = ui.load_model(s.model)
+s = settings.settings()
+notices.scoped("skips", "level")   # "level" means something else on pages 4 and 6
+model, _ = runs.load_model(s.model)
 cfg = model.config
 L = cfg.levels
 
-ui.intro(
+notices.intro(
     "Skip connections",
     "At every decoder level two tensors meet and are concatenated: the **skip**, the encoder's "
     "features at the same resolution, and the **backbone**, what came up from the deeper levels. "
@@ -46,16 +48,16 @@ def compare_retrained():
                 "same command, for the same 1,500 steps (its fair partner).")
     panels = []
     for name in CHOICES:
-        final = traj.final[0] if name == s.model and cfg.use_skips else ui.trajectory(s, model=name).final[0]
-        meta = ui.load_model(name)[1]
+        final = traj.final[0] if name == s.model and cfg.use_skips else runs.trajectory(s, model=name).final[0]
+        meta = runs.load_model(name)[1]
         trained = meta.get("step", meta.get("steps"))                    # training steps behind the weights
-        panels.append(fu.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
-    ui.plot(fu.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
+        panels.append(maps.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
+    render.plot(maps.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
             key="retrained")
     if "mnist-step1500" not in CHOICES:
         st.caption("mnist-step1500 (the same-budget partner) is not available yet.")
-    if ui.quality_table(CHOICES):
-        st.caption("Measured over many samples by `python -m diffviz.evaluate` (label accuracy by a digit "
+    if quality.quality_table(CHOICES):
+        st.caption("Measured over many samples by `python -m diffviz.cli.evaluate` (label accuracy by a digit "
                    "classifier trained on real digits; Fréchet distance to held-out digits): one image is an "
                    "example, the table is the evidence.")
 
@@ -67,34 +69,34 @@ if not cfg.use_skips:
     compare_retrained()
     st.stop()
 
-traj = ui.trajectory(s, capture=["decoder.*.skip", "decoder.*.upsample"])
+traj = runs.trajectory(s, capture=["decoder.*.skip", "decoder.*.upsample"])
 S = traj.steps
 
 # ---------------------------------------------------------------- what meets at one decoder level
 st.subheader("What meets at a decoder level")
 c1, c2 = st.columns([1, 2])
-level = ui.choice_param("level", "Decoder level", list(range(L)), 0, where=c1,
+level = params.choice_param("level", "Decoder level", list(range(L)), 0, where=c1,
                         format_func=lambda k: f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}")
-step = ui.step_param(s, where=c2)
+step = settings.step_param(s, where=c2)
 t = int(traj.timesteps[step])
 skip_key, bb_key = f"decoder.{level}.skip", f"decoder.{level}.upsample"
 
 
 def rank_level(k: int):
-    sk = analysis.stack_steps(traj.traces, f"decoder.{k}.skip")
-    bb = analysis.stack_steps(traj.traces, f"decoder.{k}.upsample")
-    o_s, o_b = analysis.rank_channels(sk)[:TOP], analysis.rank_channels(bb)[:TOP]
-    return {"skip": o_s, "bb": o_b, "lim": analysis.symmetric_limit(sk[:, o_s], bb[:, o_b])}
+    sk = readings.stack_steps(traj.traces, f"decoder.{k}.skip")
+    bb = readings.stack_steps(traj.traces, f"decoder.{k}.upsample")
+    o_s, o_b = readings.rank_channels(sk)[:TOP], readings.rank_channels(bb)[:TOP]
+    return {"skip": o_s, "bb": o_b, "lim": readings.symmetric_limit(sk[:, o_s], bb[:, o_b])}
 
 
-ranks = ui.derived(("skips-rank", ui.run_key(s), level), lambda: rank_level(level))
+ranks = runs.derived(("skips-rank", runs.run_key(s), level), lambda: rank_level(level))
 a, b = st.columns(2)
 now = traj.traces[step]
 with a:
-    ui.plot(fu.channel_grid(now[skip_key][0].float().numpy()[ranks["skip"]], ranks["skip"], ranks["lim"], ncol=4,
+    render.plot(maps.channel_grid(now[skip_key][0].float().numpy()[ranks["skip"]], ranks["skip"], ranks["lim"], ncol=4,
                             title=f"Skip {level}: the encoder's features (top {TOP} channels)"), key="skip-grid")
 with b:
-    ui.plot(fu.channel_grid(now[bb_key][0].float().numpy()[ranks["bb"]], ranks["bb"], ranks["lim"], ncol=4,
+    render.plot(maps.channel_grid(now[bb_key][0].float().numpy()[ranks["bb"]], ranks["bb"], ranks["lim"], ncol=4,
                             title=f"Backbone {level}: up from the deeper levels (top {TOP})"), key="bb-grid")
 st.caption(f"Step {step}, t = {t}. Both tensors are {cfg.channels[level]} channels of "
            f"{cfg.resolution(level)}×{cfg.resolution(level)}, on ONE colour scale (shared by both and by every "
@@ -103,7 +105,7 @@ st.caption(f"Step {step}, t = {t}. Both tensors are {cfg.channels[level]} channe
            "picture of what is being drawn.")
 
 # ---------------------------------------------------------------- energy and frequencies over the run
-cut = ui.float_param("cut", "Frequency cut (fraction of the finest frequency a map can hold)", 0.1, 0.9, 0.5, 0.05,
+cut = params.float_param("cut", "Frequency cut (fraction of the finest frequency a map can hold)", 0.1, 0.9, 0.5, 0.05,
                      help="Energy at radial frequencies above this counts as fine detail "
                           "(1 = stripes two pixels apart).")
 
@@ -112,26 +114,26 @@ def frequency_summary():
     out = {}
     for k in range(L):
         for part, key in (("skip", f"decoder.{k}.skip"), ("backbone", f"decoder.{k}.upsample")):
-            x = analysis.stack_steps(traj.traces, key)                    # (S, C, H, W)
-            out[(k, part, "high")] = analysis.high_shares(x, cut)
-            out[(k, part, "rms")] = analysis.level_stats(traj.traces, key)["rms"]
+            x = readings.stack_steps(traj.traces, key)                    # (S, C, H, W)
+            out[(k, part, "high")] = readings.high_shares(x, cut)
+            out[(k, part, "rms")] = readings.level_stats(traj.traces, key)["rms"]
     return out
 
 
-freq = ui.derived(("skips-freq", ui.run_key(s), cut), frequency_summary)
+freq = runs.derived(("skips-freq", runs.run_key(s), cut), frequency_summary)
 a, b = st.columns(2)
 with a:
-    ui.plot(fu.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "rms")],
+    render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "rms")],
                                            "backbone": freq[(level, "backbone", "rms")]},
                           "RMS", current_t=t, title=f"Level {level}: how strong each is, step by step"),
             key="energy")
 with b:
-    ui.plot(fu.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "high")],
+    render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "high")],
                                            "backbone": freq[(level, "backbone", "high")]},
                           "share of energy above the cut", current_t=t, percent=True,
                           title=f"Level {level}: how much of it is fine detail"), key="high-t")
 cats = [f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}" for k in range(L)]
-ui.plot(fu.grouped_bars(cats, {"skip": [freq[(k, "skip", "high")][step] for k in range(L)],
+render.plot(curves.grouped_bars(cats, {"skip": [freq[(k, "skip", "high")][step] for k in range(L)],
                                "backbone": [freq[(k, "backbone", "high")][step] for k in range(L)]},
                         "energy above the cut", "decoder level (resolution)", percent=True,
                         title=f"Fine detail at every level, step {step} (t = {t}): share of each tensor's energy "
@@ -160,27 +162,27 @@ skip_scale, bb_scale = {}, {}
 for k in range(L):
     with cols[k]:
         st.markdown(f"**Level {k}** · {cfg.resolution(k)}×{cfg.resolution(k)}")
-        skip_scale[k] = ui.float_param(f"skip{k}", f"skip {k}", 0.0, 2.0, 1.0, 0.05)
-        bb_scale[k] = ui.float_param(f"bb{k}", f"backbone {k}", 0.0, 2.0, 1.0, 0.05)
+        skip_scale[k] = params.float_param(f"skip{k}", f"skip {k}", 0.0, 2.0, 1.0, 0.05)
+        bb_scale[k] = params.float_param(f"bb{k}", f"backbone {k}", 0.0, 2.0, 1.0, 0.05)
 with cols[L]:
     st.markdown("**Only while**")
-    tmin = ui.int_param("tmin", "t from", 0, 999, 0)
-    tmax = ui.int_param("tmax", "t up to", 0, 999, 999)
+    tmin = params.int_param("tmin", "t from", 0, 999, 0)
+    tmax = params.int_param("tmax", "t up to", 0, 999, 999)
 iv = Interventions(skip_scale={k: v for k, v in skip_scale.items() if v != 1.0},
                    backbone_scale={k: v for k, v in bb_scale.items() if v != 1.0}, t_min=tmin, t_max=tmax)
 if tmin > tmax:
     box.caption("The t range is empty (from > up to): nothing is changed.")
 active = not iv.is_empty() and tmin <= tmax
-mod = ui.trajectory(s, interventions=iv) if active else None
+mod = runs.trajectory(s, interventions=iv) if active else None
 final = traj.final[0]
 changed = mod.final[0] if mod is not None else final
-diff, lim = analysis.difference(fu.as_map(np.clip(changed, -1, 1)), fu.as_map(np.clip(final, -1, 1)))  # RGB: mean
+diff, lim = readings.difference(maps.as_map(np.clip(changed, -1, 1)), maps.as_map(np.clip(final, -1, 1)))  # RGB: mean
 touched = int(sum(iv.active_at(int(x)) for x in traj.timesteps)) if active else 0
-ui.plot(fu.panel_row([fu.Panel("as trained", final), fu.Panel("with your knobs", changed),
-                      fu.Panel("difference (knobs − trained)", diff, "diff", lim if active else 1.0)],
+render.plot(maps.panel_row([maps.Panel("as trained", final), maps.Panel("with your knobs", changed),
+                      maps.Panel("difference (knobs − trained)", diff, "diff", lim if active else 1.0)],
                      title=f"Same seed ({s.seed}): the final image x0", size=260), key="result")
 if active:
-    rms = analysis.rmse(np.clip(changed, -1, 1), np.clip(final, -1, 1))
+    rms = readings.rmse(np.clip(changed, -1, 1), np.clip(final, -1, 1))
     st.caption(f"The knobs acted on {touched} of {S} steps. RMS difference {rms:.3f} (images span −1..1). "
                "Purple: brighter with your knobs; orange: darker"
                + (" (mean of R, G, B)." if cfg.in_channels == 3 else "."))
@@ -189,15 +191,17 @@ else:
 
 compare_retrained()
 
-ui.show_code(f"""
-from diffviz import sampling, analysis, zoo
-from diffviz.interventions import Interventions
+notices.show_code(f"""
+from diffviz.diffusion import sampling
+from diffviz.model import zoo
+from diffviz.probe import readings
+from diffviz.model.interventions import Interventions
 model, _ = zoo.load("{s.model}")
 run = dict(sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g}, seeds=[{s.seed}])
 traj = sampling.run(model, [{s.condition!r}], **run, capture_select=["decoder.*.skip", "decoder.*.upsample"])
 skip = traj.traces[{step}]["decoder.{level}.skip"]          # (1, C, H, W) what the encoder hands over
 backbone = traj.traces[{step}]["decoder.{level}.upsample"]  # (1, C, H, W) what comes up from below
-analysis.high_share(skip[0], cut={cut:g}), analysis.high_share(backbone[0], cut={cut:g})
+readings.high_share(skip[0], cut={cut:g}), readings.high_share(backbone[0], cut={cut:g})
 iv = Interventions(skip_scale={iv.skip_scale!r}, backbone_scale={iv.backbone_scale!r}, t_min={tmin}, t_max={tmax})
 changed = sampling.run(model, [{s.condition!r}], **run, interventions=iv).final
 """)

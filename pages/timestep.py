@@ -4,17 +4,19 @@ import numpy as np
 import streamlit as st
 import torch
 
-from diffviz import analysis, sampling, ui
-from diffviz import figures_unet as fu
-from diffviz.layers import sinusoidal_embedding
+from diffviz.app import notices, params, render, runs, settings
+from diffviz.diffusion import sampling
+from diffviz.figures import curves, maps
+from diffviz.model.layers import sinusoidal_embedding
+from diffviz.probe import readings
 
-s = ui.settings()
-model, meta = ui.load_model(s.model)
+s = settings.settings()
+model, meta = runs.load_model(s.model)
 cfg = model.config
 SWEEP = np.arange(0, 1000, 5)                         # t values for the FiLM sweep (one batched call)
 TOLD = list(range(0, 1000, 100)) + [999]               # t values the model can be told (one batched call)
 
-ui.intro(
+notices.intro(
     "Timestep conditioning",
     "The U-Net never sees a number like t = 500 directly. t is first turned into a **sinusoidal embedding** "
     "(a barcode of sines and cosines), a small MLP turns that into one conditioning vector, and every "
@@ -30,9 +32,9 @@ if not cfg.use_time:
 
 # ---------------------------------------------------------------- 1. the sinusoidal embedding
 st.subheader("1 · From t to a vector")
-sin = ui.derived(("sinusoid", cfg.base_channels),
+sin = runs.derived(("sinusoid", cfg.base_channels),
                  lambda: sinusoidal_embedding(torch.arange(1000), cfg.base_channels).numpy())
-ui.plot(fu.heat_over_t(sin, np.arange(1000), lim=1.0, ytitle="dimension", colorbar="value", height=380,
+render.plot(curves.heat_over_t(sin, np.arange(1000), lim=1.0, ytitle="dimension", colorbar="value", height=380,
                        title=f"Sinusoidal embedding of t: {cfg.base_channels} numbers per timestep"), key="sinusoid")
 half = cfg.base_channels // 2
 st.caption(f"Rows 0–{half - 1}: cos(t·ωᵢ); rows {half}–{cfg.base_channels - 1}: sin(t·ωᵢ), with ωᵢ = "
@@ -41,30 +43,30 @@ st.caption(f"Rows 0–{half - 1}: cos(t·ωᵢ); rows {half}–{cfg.base_channel
 
 # ---------------------------------------------------------------- 2. FiLM
 st.subheader("2 · Every residual block reads t through FiLM")
-BLOCKS = analysis.film_blocks(model)
+BLOCKS = readings.film_blocks(model)
 default_block = "bottleneck.res1" if "bottleneck.res1" in BLOCKS else BLOCKS[0]
-block = ui.keyed_choice("block", "p_film_block", "Residual block", BLOCKS, default_block,
+block = params.keyed_choice("block", "p_film_block", "Residual block", BLOCKS, default_block,
                         help="Every residual block has its own FiLM layer: h = norm(h) · (1 + scale) + shift.")
 cond_for_film = s.label if s.kind == "class" else None
-film = ui.derived(("film", s.model, cond_for_film),
-                  lambda: analysis.film_sweep(model, SWEEP, cond_for_film))
+film = runs.derived(("film", s.model, cond_for_film),
+                  lambda: readings.film_sweep(model, SWEEP, cond_for_film))
 scale, shift = film[block]                                    # (T, C) each
 lim = float(max(np.abs(scale).max(), np.abs(shift).max()))
 a, b = st.columns(2)
 with a:
-    ui.plot(fu.heat_over_t(scale, SWEEP, lim=lim, colorbar="scale", height=380,
+    render.plot(curves.heat_over_t(scale, SWEEP, lim=lim, colorbar="scale", height=380,
                            title=f"{block}: scale per channel vs t"), key="film-scale")
 with b:
-    ui.plot(fu.heat_over_t(shift, SWEEP, lim=lim, colorbar="shift", height=380,
+    render.plot(curves.heat_over_t(shift, SWEEP, lim=lim, colorbar="shift", height=380,
                            title=f"{block}: shift per channel vs t"), key="film-shift")
-top = analysis.most_varying(np.concatenate([scale, shift], axis=1), 8) % scale.shape[1]
+top = readings.most_varying(np.concatenate([scale, shift], axis=1), 8) % scale.shape[1]
 top = list(dict.fromkeys(top.tolist()))[:4]
 series = {}
 for c in top:
     series[f"scale, channel {c}"] = scale[:, c]
 for c in top:
     series[f"shift, channel {c}"] = shift[:, c]
-ui.plot(fu.lines_vs_t(SWEEP, series, "value", dashed={k for k in series if k.startswith("shift")},
+render.plot(curves.lines_vs_t(SWEEP, series, "value", dashed={k for k in series if k.startswith("shift")},
                       xtitle="timestep t", reverse=False,
                       title=f"The {len(top)} channels of {block} that change most with t",
                       height=380), key="film-lines")
@@ -79,35 +81,35 @@ st.caption("Red = positive, blue = negative, one scale for scale and shift. A sc
 
 # ---------------------------------------------------------------- 3. wrong t
 st.subheader("3 · Tell the model the wrong t")
-traj = ui.trajectory(s)
+traj = runs.trajectory(s)
 c1, c2 = st.columns(2)
-step = ui.step_param(s, where=c1)
+step = settings.step_param(s, where=c1)
 t_true = int(traj.timesteps[step])
-told = ui.select_slider_param("wrong_t", "The t the model is told", TOLD, 100, where=c2,
+told = params.select_slider_param("wrong_t", "The t the model is told", TOLD, 100, where=c2,
                               help="The image stays the true x_t; only the number fed to the network changes.")
-sched = ui.schedule_name(meta)
+sched = runs.schedule_name(meta)
 
 
 def sweep():
     ts = sorted(set(TOLD) | {t for t in (t_true - 50, t_true, t_true + 50) if 0 <= t <= 999})   # finer near the truth
     cond = sampling.encode_conditions(model, [s.condition])
-    eps, x0 = analysis.told_t_sweep(model, traj.x_t[step, 0], t_true, cond, s.guidance, ts, sched)
+    eps, x0 = readings.told_t_sweep(model, traj.x_t[step, 0], t_true, cond, s.guidance, ts, sched)
     ref = np.clip(traj.final[0].astype(np.float32), -1, 1)
-    err = analysis.rmse(np.clip(x0, -1, 1), ref[None], axes=(1, 2, 3))
+    err = readings.rmse(np.clip(x0, -1, 1), ref[None], axes=(1, 2, 3))
     return {"ts": ts, "eps": eps, "x0": x0, "err": err}
 
 
-sw = ui.derived(("told-t", ui.run_key(s), step, sched), sweep)
+sw = runs.derived(("told-t", runs.run_key(s), step, sched), sweep)
 i_true, i_told = sw["ts"].index(t_true), sw["ts"].index(told)
-eps_lim = analysis.symmetric_limit(fu.as_map(sw["eps"][i_true]), fu.as_map(sw["eps"][i_told]))   # RGB: mean of R, G, B
-ui.plot(fu.panel_row([
-    fu.Panel(f"x_t (true t = {t_true})", traj.x_t[step, 0]),
-    fu.Panel(f"ε̂ told t = {t_true} (true)", sw["eps"][i_true], "signed", eps_lim),
-    fu.Panel(f"ε̂ told t = {told}", sw["eps"][i_told], "signed", eps_lim),
-    fu.Panel("x̂0 from the true t", np.clip(sw["x0"][i_true], -1, 1)),
-    fu.Panel(f"x̂0 told t = {told}", np.clip(sw["x0"][i_told], -1, 1)),
+eps_lim = readings.symmetric_limit(maps.as_map(sw["eps"][i_true]), maps.as_map(sw["eps"][i_told]))   # RGB: mean of R, G, B
+render.plot(maps.panel_row([
+    maps.Panel(f"x_t (true t = {t_true})", traj.x_t[step, 0]),
+    maps.Panel(f"ε̂ told t = {t_true} (true)", sw["eps"][i_true], "signed", eps_lim),
+    maps.Panel(f"ε̂ told t = {told}", sw["eps"][i_told], "signed", eps_lim),
+    maps.Panel("x̂0 from the true t", np.clip(sw["x0"][i_true], -1, 1)),
+    maps.Panel(f"x̂0 told t = {told}", np.clip(sw["x0"][i_told], -1, 1)),
 ], title=f"Same x_t at step {step}, two different t told to the network", size=175), key="wrong-t")
-ui.plot(fu.error_curve(sw["ts"], sw["err"], t_true, told,
+render.plot(curves.error_curve(sw["ts"], sw["err"], t_true, told,
                        title="How far x̂0 lands from this run's final image, for every t the model could be told",
                        ytitle="RMS error of x̂0 vs the final x0"), key="wrong-t-curve")
 best = sw["ts"][int(np.argmin(sw["err"]))]
@@ -117,14 +119,16 @@ st.caption(f"x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t always uses the tru
            f"{len(sw['ts'])} values of t in one batched call."
            + (" Colour images: ε̂ is shown as the mean of its R, G, B channels." if cfg.in_channels == 3 else ""))
 
-ui.show_code(f"""
-from diffviz import analysis, sampling, zoo
+notices.show_code(f"""
+from diffviz.diffusion import sampling
+from diffviz.model import zoo
+from diffviz.probe import readings
 model, _ = zoo.load("{s.model}")
-film = analysis.film_sweep(model, ts=range(0, 1000, 5), cond={cond_for_film!r})
+film = readings.film_sweep(model, ts=range(0, 1000, 5), cond={cond_for_film!r})
 scale, shift = film["{block}"]                 # (200, C) each: h = norm(h) · (1 + scale) + shift
 traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g},
                     seeds=[{s.seed}])
 cond = sampling.encode_conditions(model, [{s.condition!r}])
-eps, x0 = analysis.told_t_sweep(model, traj.x_t[{step}, 0], t_true={t_true}, cond=cond,
+eps, x0 = readings.told_t_sweep(model, traj.x_t[{step}, 0], t_true={t_true}, cond=cond,
                                 guidance={s.guidance:g}, told_ts=[{t_true}, {told}])
 """)

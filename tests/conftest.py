@@ -16,9 +16,9 @@ if str(ROOT) not in sys.path:
 
 torch.set_num_threads(1)
 
-from diffviz import text  # noqa: E402
-from diffviz.config import UNetConfig, preset  # noqa: E402
-from diffviz.unet import UNet  # noqa: E402
+from diffviz.data import text  # noqa: E402
+from diffviz.model.config import UNetConfig, preset  # noqa: E402
+from diffviz.model.unet import UNet  # noqa: E402
 
 
 def require(module_name: str):
@@ -77,11 +77,11 @@ def as_served(monkeypatch):
     """
     from streamlit.runtime.pages_manager import PagesManager
 
-    from diffviz import ui
+    from diffviz.app import settings
     init = PagesManager.__init__
 
     def __init__(self, *a, **kw):
         init(self, *a, **kw)
         self.uses_pages_directory = False
     monkeypatch.setattr(PagesManager, "__init__", __init__)
-    monkeypatch.setattr(ui, "_threads_done", True)
+    monkeypatch.setattr(settings, "_threads_done", True)

@@ -14,7 +14,7 @@ torch.set_num_threads(1)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from benchmarks.pages import app_pages  # noqa: E402
-from diffviz import zoo  # noqa: E402
+from diffviz.model import zoo
 
 PAGES = [script for _, script in app_pages()]
 

@@ -17,7 +17,8 @@ torch.set_num_threads(1)
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from diffviz import defaults, zoo  # noqa: E402
+from diffviz.diffusion import defaults
+from diffviz.model import zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -102,7 +103,7 @@ def test_link_text_is_never_markup(as_served, raw, escaped):
 
 
 def test_no_unsafe_html_anywhere():
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), ROOT / "diffviz" / "ui.py"]:
+    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "diffviz" / "app").glob("*.py"))]:
         assert "unsafe_allow_html" not in path.read_text(), path
 
 
@@ -110,8 +111,9 @@ def test_unknown_caption_word_shows_the_tokenizers_message():
     def script():
         import streamlit as st
 
-        from diffviz import text, ui
-        st.session_state["caption"] = ui.text_param("prompt", "Caption", "a large red circle at the top left",
+        from diffviz.app import params
+        from diffviz.data import text
+        st.session_state["caption"] = params.text_param("prompt", "Caption", "a large red circle at the top left",
                                                     text.validate_caption)
     at = AppTest.from_function(script, default_timeout=30)
     at.query_params["prompt"] = "a purple circle"

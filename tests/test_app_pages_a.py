@@ -14,8 +14,10 @@ from PIL import Image
 torch.set_num_threads(1)
 
 
-from diffviz import defaults, ui, zoo  # noqa: E402
-from diffviz.unet import count_parameters  # noqa: E402
+from diffviz.app import runs
+from diffviz.diffusion import defaults
+from diffviz.model import zoo
+from diffviz.model.unet import count_parameters
 
 PAGES = ["pages/overview.py", "pages/forward.py", "pages/denoise.py"]
 
@@ -23,8 +25,6 @@ PAGES = ["pages/overview.py", "pages/forward.py", "pages/denoise.py"]
 pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes through app.py
 
 from apptest import app  # noqa: E402
-
-
 
 
 def figure(at, key: str) -> dict:
@@ -149,7 +149,7 @@ def test_forward_upload_good_and_bad():
 
 def test_denoise_step_slider_changes_the_views_not_the_run():
     at = app("pages/denoise.py")
-    runs = ui.RUNS.computed
+    computed = runs.RUNS.computed
     assert at.slider(key="p_step").value == 0 and at.slider(key="p_step").max == defaults.STEPS - 1
     before = {k: data_of(at, k) for k in ("x_t", "eps", "x0", "x_prev")}
     limits = [(t["zmin"], t["zmax"]) for t in figure(at, "eps")["data"]]
@@ -159,7 +159,7 @@ def test_denoise_step_slider_changes_the_views_not_the_run():
     assert all(data_of(at, k) != v for k, v in before.items())
     assert [(t["zmin"], t["zmax"]) for t in figure(at, "eps")["data"]] == limits   # one colour scale for all steps
     assert [x.value for x in at.latex] != latex
-    assert ui.RUNS.computed == runs                                  # scrubbing never reruns the model
+    assert runs.RUNS.computed == computed                                  # scrubbing never reruns the model
     labels = [d.proto.label for d in at.get("download_button")]
     assert any("GIF" in x for x in labels) and any("PNG" in x for x in labels)
 
@@ -185,10 +185,10 @@ def test_denoise_real_mode_predicted_vs_true_noise():
     curve = figure(at, "mse")["data"]
     assert len(arr(curve[0]["x"])) == 50 and list(arr(curve[1]["x"])) == [499]
     x_t = data_of(at, "r_x_t")
-    probes = ui.PASSES.computed
+    probes = runs.PASSES.computed
     at.slider(key="p_t").set_value(899).run()
     assert not at.exception and data_of(at, "r_x_t") != x_t and list(arr(figure(at, "mse")["data"][1]["x"])) == [899]
-    assert ui.PASSES.computed == probes                              # all 50 levels came from one pass
+    assert runs.PASSES.computed == probes                              # all 50 levels came from one pass
     err = arr(figure(at, "mse")["data"][0]["y"])
     assert err[-1] < err[0]                                         # noise is easiest to name at high t
 
@@ -198,10 +198,11 @@ def test_denoise_real_mode_predicted_vs_true_noise():
 @pytest.fixture
 def shapes_zoo(tmp_path, monkeypatch):
     """A tiny, untrained caption model registered as "shapes" (its files in a temporary folder)."""
-    from diffviz import text
-    from diffviz.checkpoint import save_checkpoint
-    from diffviz.config import UNetConfig
-    from diffviz.unet import UNet
+    from diffviz.data import text
+    from diffviz.model import zoo
+    from diffviz.model.checkpoint import save_checkpoint
+    from diffviz.model.config import UNetConfig
+    from diffviz.model.unet import UNet
     torch.manual_seed(0)
     cfg = UNetConfig(image_size=32, in_channels=3, base_channels=8, channel_mults=(1, 2), attention_levels=(1,),
                      heads=2, conditioning="text", vocab_size=len(text.VOCAB), max_tokens=text.MAX_TOKENS,
@@ -248,6 +249,6 @@ def test_rgb_caption_model_real_mode(shapes_zoo):
 def test_show_the_code_runs(page, params):
     """The "show the code" lines are real diffviz code: they run as shown (x0 = a held-out digit)."""
     at = app(page, **params)
-    from diffviz import data
-    namespace = {"x0": torch.from_numpy(data.mnist("held")[0][354])}
+    from diffviz.data import digits
+    namespace = {"x0": torch.from_numpy(digits.mnist("held")[0][354])}
     exec(at.code[-1].value, namespace)

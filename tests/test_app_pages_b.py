@@ -13,8 +13,9 @@ import torch
 torch.set_num_threads(1)
 
 
-from diffviz import defaults, ui, zoo  # noqa: E402
-from diffviz.checkpoint import save_checkpoint  # noqa: E402
+from diffviz.app import quality, runs
+from diffviz.model import zoo
+from diffviz.model.checkpoint import save_checkpoint
 
 PAGES = ["pages/inside.py", "pages/skips.py", "pages/attention.py", "pages/timestep.py", "pages/ablation.py"]
 
@@ -22,8 +23,6 @@ PAGES = ["pages/inside.py", "pages/skips.py", "pages/attention.py", "pages/times
 pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes through app.py
 
 from apptest import app  # noqa: E402
-
-
 
 
 def clean(at, where: str) -> None:
@@ -166,11 +165,11 @@ def test_ablation_identical_setups_give_zero_difference():
 def test_ablation_step_scrubber_changes_the_guesses_without_sampling():
     at = app("pages/ablation.py")
     before = data_of(at, "ablation-step")
-    runs = ui.RUNS.computed
+    computed = runs.RUNS.computed
     at.slider(key="p_unet_step").set_value(3).run()
     clean(at, "ablation, step 3")
     assert data_of(at, "ablation-step") != before
-    assert ui.RUNS.computed == runs                                          # scrubbing reuses both runs
+    assert runs.RUNS.computed == computed                                          # scrubbing reuses both runs
     assert at.query_params["step"] == "3"
 
 
@@ -223,7 +222,8 @@ def tiny_text_zoo(tmp_path, monkeypatch, text_model):
 
 
 def test_cross_attention_maps_per_token_on_a_text_model(tiny_text_zoo):
-    from diffviz import text
+    from diffviz.data import text
+    from diffviz.diffusion import defaults
     at = app("pages/attention.py", model=tiny_text_zoo, steps=5)
     clean(at, "attention on a text model")
     tokens = text.token_labels(defaults.PROMPT)
@@ -256,15 +256,15 @@ def test_shown_code_is_python(page):
     at = app(page)
     code = [c.value for c in at.code]
     assert code, f"{page}: no code shown"
-    import diffviz.analysis as analysis
+    from diffviz.probe import readings
     for src in code:
         compile(src, page, "exec")
-        for name in [w.split("(")[0] for w in src.replace("\n", " ").split("analysis.")[1:]]:
-            assert hasattr(analysis, name), f"{page} shows analysis.{name}, which does not exist"
+        for name in [w.split("(")[0] for w in src.replace("\n", " ").split("readings.")[1:]]:
+            assert hasattr(readings, name), f"{page} shows readings.{name}, which does not exist"
 
 
 def fake_evaluation(path: Path) -> Path:
-    """An evaluation table shaped like `python -m diffviz.evaluate --out` writes (mnist measured only)."""
+    """An evaluation table shaped like `python -m diffviz.cli.evaluate --out` writes (mnist measured only)."""
     report = {"models": {"mnist": {
         "settings": {"sampler": "ddim", "steps": 25, "guidance": 2.0, "draws": 5, "n_per_digit": 50},
         "label_accuracy": {"mean": 0.953, "std": 0.01},
@@ -276,17 +276,17 @@ def fake_evaluation(path: Path) -> Path:
 
 
 def test_quality_reads_the_evaluation_table(tmp_path, monkeypatch):
-    monkeypatch.setattr(ui, "EVALUATION", tmp_path / "missing.json")
-    assert ui.evaluation() == {} and ui.quality("mnist") is None
-    monkeypatch.setattr(ui, "EVALUATION", fake_evaluation(tmp_path / "evaluation.json"))
-    q = ui.quality("mnist")
+    monkeypatch.setattr(quality, "EVALUATION", tmp_path / "missing.json")
+    assert quality.evaluation() == {} and quality.quality("mnist") is None
+    monkeypatch.setattr(quality, "EVALUATION", fake_evaluation(tmp_path / "evaluation.json"))
+    q = quality.quality("mnist")
     assert q["label accuracy"] == "95.3% ± 1.0%" and q["Fréchet distance (lower = better)"].startswith("3.21 ± 0.20")
     assert "2.5×" in q["Fréchet distance (lower = better)"] and q["memorised"] == "41.0%"
-    assert ui.quality("mnist-noskip") is None and ui.quality("shapes") is None
+    assert quality.quality("mnist-noskip") is None and quality.quality("shapes") is None
 
 
 def test_pages_show_measured_quality_and_say_what_is_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(ui, "EVALUATION", fake_evaluation(tmp_path / "evaluation.json"))
+    monkeypatch.setattr(quality, "EVALUATION", fake_evaluation(tmp_path / "evaluation.json"))
     at = app("pages/skips.py")
     clean(at, "skips with an evaluation table")
     table = at.dataframe[0].value
@@ -294,7 +294,7 @@ def test_pages_show_measured_quality_and_say_what_is_missing(tmp_path, monkeypat
     assert table["label accuracy"][0] == "95.3% ± 1.0%" and table["label accuracy"][1] == "not measured yet"
     at = app("pages/ablation.py")
     assert at.dataframe[0].value["label accuracy"][0] == "95.3% ± 1.0%"
-    monkeypatch.setattr(ui, "EVALUATION", tmp_path / "missing.json")
+    monkeypatch.setattr(quality, "EVALUATION", tmp_path / "missing.json")
     at = app("pages/skips.py")
     assert not at.dataframe and any("not measured yet" in c.value for c in at.caption)
 
@@ -317,7 +317,7 @@ def test_switching_pages_keeps_the_step_but_not_another_pages_level():
 
 def test_quality_of_the_shipped_text_models_reads_their_attention_check():
     """The shipped table: both shapes models with the check's share and inside weight, the grounded one higher."""
-    q, u = ui.quality("shapes"), ui.quality("shapes-ungrounded")
+    q, u = quality.quality("shapes"), quality.quality("shapes-ungrounded")
     share = "colour & shape words' attention on their shape (mid / late t)"
     weight = "weight the shape's pixels give each of those words (mid / late t)"
     assert q["one shape drawn exactly"].endswith("%") and share in q and weight in q and share in u

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_bench_quick_prints_one_sane_json_object():
     require("diffusers")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "diffviz.bench", "--json", "--quick", "--threads", "1"],
+    proc = subprocess.run([sys.executable, "-m", "diffviz.cli.bench", "--json", "--quick", "--threads", "1"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
@@ -33,7 +33,8 @@ def test_bench_quick_prints_one_sane_json_object():
 
 
 def test_defaults_module():
-    from diffviz import bench, defaults
+    from diffviz.diffusion import defaults
+    from diffviz.evaluation import speed
     assert defaults.SAMPLER in ("ddim", "ddpm") and 1 <= defaults.STEPS <= 1000 and defaults.GUIDANCE >= 1.0
     assert isinstance(defaults.SEED, int) and 0 <= defaults.LABEL <= 9
-    assert bench.DEFAULT_GUIDANCE == defaults.GUIDANCE == 2.0 and bench.STEPS == 50
+    assert speed.DEFAULT_GUIDANCE == defaults.GUIDANCE == 2.0 and speed.STEPS == 50

@@ -17,10 +17,27 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-
-from browser import (CHROMIUM, CHROMIUM_ARGS, ROOT, RUN_TIMEOUT_MS, VIEWPORT, AppPage, AppServer, app_pages,
-                     content_count, is_placeholder, move_main_widget, nav_text, notices, problems, query,
-                     screenshot, settle, snapshot, unavailable)
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    RUN_TIMEOUT_MS,
+    VIEWPORT,
+    AppPage,
+    AppServer,
+    app_pages,
+    content_count,
+    is_placeholder,
+    move_main_widget,
+    nav_text,
+    notices,
+    problems,
+    query,
+    screenshot,
+    settle,
+    snapshot,
+    unavailable,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from diffviz import capture as cap
-from diffviz import interventions as ivm
-from diffviz import sampling, text
-from diffviz.capture import CaptureError, capture, hooks_left
-from diffviz.interventions import Interventions, applied
+from diffviz.data import text
+from diffviz.diffusion import sampling
+from diffviz.model import capture as capture_module
+from diffviz.model import interventions
+from diffviz.model.capture import CaptureError, capture, hooks_left
+from diffviz.model.interventions import Interventions, applied
 
 
 def _inputs(B=2, C=1, size=8, seed=0):
@@ -176,7 +177,7 @@ def test_threads_sharing_one_model_get_their_own_results(tiny_model):
     assert max(a for a, _ in spans) < min(b for _, b in spans)     # the runs really overlapped
     for s, a, b in zip(SETTINGS, results, solo):
         _same(a, b)
-        keys = set(cap.resolve(tiny_model, s["capture_select"])) if s["capture_select"] else set()
+        keys = set(capture_module.resolve(tiny_model, s["capture_select"])) if s["capture_select"] else set()
         steps = s.get("capture_steps", set(range(STEPS))) if keys else set()
         if s["interventions"] is not None and s["interventions"].attention_off:
             keys = {k for k in keys if "attn" not in k}          # switched-off blocks compute no maps
@@ -277,20 +278,20 @@ def test_drop_condition_equals_null_condition(tiny_model, text_model):
 
 def test_current_is_none_outside_applied():
     iv = Interventions(skip_scale={0: 0.5}, t_min=10, t_max=20)
-    assert ivm.current() is None
+    assert interventions.current() is None
     with applied(iv, 15):
-        assert ivm.current() is iv
-        assert ivm.skip_scale(0) == 0.5 and ivm.skip_scale(1) == 1.0
-    assert ivm.current() is None
+        assert interventions.current() is iv
+        assert interventions.skip_scale(0) == 0.5 and interventions.skip_scale(1) == 1.0
+    assert interventions.current() is None
     with applied(iv, 25):                                # outside the range: nothing is active
-        assert ivm.current() is None
+        assert interventions.current() is None
     with pytest.raises(KeyError):
         with applied(iv, 15):
             raise KeyError("x")
-    assert ivm.current() is None
+    assert interventions.current() is None
     seen = []
     with applied(iv, 15):
-        th = threading.Thread(target=lambda: seen.append(ivm.current()))
+        th = threading.Thread(target=lambda: seen.append(interventions.current()))
         th.start(), th.join()
     assert seen == [None]                                # another thread never sees this one's set
     assert Interventions().is_empty() and not iv.is_empty()

@@ -3,12 +3,19 @@ import pickle
 
 import pytest
 import torch
+from conftest import make_model, tiny_text_config
 from safetensors.torch import load_file, save_file
 
-from conftest import make_model, tiny_text_config
-from diffviz import checkpoint, text
-from diffviz.checkpoint import CheckpointError, load_checkpoint, paths, read_meta, save_checkpoint
-from diffviz.config import preset
+from diffviz.data import text
+from diffviz.model import checkpoint
+from diffviz.model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    paths,
+    read_meta,
+    save_checkpoint,
+)
+from diffviz.model.config import preset
 
 
 @pytest.fixture(autouse=True)

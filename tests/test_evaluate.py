@@ -6,41 +6,41 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import make_model
-from diffviz import evaluate as ev
-from diffviz import evaluate_shapes as es
-from diffviz import sampling, shapes
-from diffviz.config import preset
 
+from diffviz.cli import evaluate
+from diffviz.data import shapes
+from diffviz.diffusion import sampling
+from diffviz.evaluation import captions, digits, metrics, report
+from diffviz.model.config import preset
 
 # ------------------------------------------------------------- Fréchet distance
 
 def test_fd_identical_sets_is_zero():
     f = np.random.default_rng(0).normal(size=(300, 16))
-    assert ev.frechet_distance(f, f) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_distance(f, f) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_fd_shifted_set_is_squared_shift():
     f = np.random.default_rng(1).normal(size=(400, 8))
     shift = np.arange(8) / 4.0
-    assert ev.frechet_distance(f, f + shift) == pytest.approx(float(shift @ shift), rel=1e-6)
+    assert metrics.frechet_distance(f, f + shift) == pytest.approx(float(shift @ shift), rel=1e-6)
 
 
 def test_fd_closed_form_for_gaussians():
     mu1, mu2 = np.zeros(3), np.array([1.0, 2.0, 0.0])
     a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
     expected = 5.0 + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum()          # 5 + 1 + 1 + 0
-    assert ev.frechet_from_stats(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected)
+    assert metrics.frechet_from_stats(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected)
     # Two samples of shifted unit Gaussians: about ‖μ1 − μ2‖².
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(20000, 4)), rng.normal(size=(20000, 4)) + [3.0, 0, 0, 0]
-    assert ev.frechet_distance(x, y) == pytest.approx(9.0, rel=0.02)
+    assert metrics.frechet_distance(x, y) == pytest.approx(9.0, rel=0.02)
 
 
 def test_fd_needs_two_samples():
     with pytest.raises(ValueError):
-        ev.frechet_distance(np.zeros((1, 4)), np.zeros((5, 4)))
+        metrics.frechet_distance(np.zeros((1, 4)), np.zeros((5, 4)))
 
 
 # ------------------------------------------------------------ memorisation
@@ -48,13 +48,13 @@ def test_fd_needs_two_samples():
 def test_memorisation_share_on_a_constructed_case():
     rng = np.random.default_rng(0)
     train = rng.normal(size=(50, 1, 4, 4)).astype(np.float32)
-    nn_train = ev.nn_distances(train, train, exclude_self=True, chunk=7)        # chunks cross the diagonal
+    nn_train = metrics.nn_distances(train, train, exclude_self=True, chunk=7)        # chunks cross the diagonal
     brute = np.array([min(np.linalg.norm(train[i] - train[j]) for j in range(50) if j != i) for i in range(50)])
     assert np.allclose(nn_train, brute, atol=1e-4)
     threshold = float(np.median(nn_train))
     copies = train[:3] + 0.01 * threshold                                  # near-copies of 3 training images
     far = train[3:10] + 100.0                                              # nothing like the training set
-    share = ev.memorisation_share(ev.nn_distances(np.concatenate([copies, far]), train), threshold)
+    share = metrics.memorisation_share(metrics.nn_distances(np.concatenate([copies, far]), train), threshold)
     assert share == pytest.approx(0.3)
 
 
@@ -73,7 +73,7 @@ def tinytext():
 
 def test_evaluate_plumbing_with_tiny_models(tiny28, tinytext):
     models = {"mnist": tiny28, "shapes": tinytext}
-    r = ev.evaluate(["mnist", "shapes"], draws=1, n_per_digit=1, steps=2, batch=8, n_text=4, attn_captions=2,
+    r = digits.evaluate(["mnist", "shapes"], draws=1, n_per_digit=1, steps=2, batch=8, n_text=4, attn_captions=2,
                     table_rows=[("ddim", 2), ("ddpm", 3)], progress=False, loader=lambda n: (models[n], {"step": 0}))
     json.dumps(r)                                                         # the report is plain JSON
     m = r["models"]["mnist"]
@@ -95,22 +95,22 @@ def test_evaluate_plumbing_with_tiny_models(tiny28, tinytext):
     t = r["text_models"]["shapes"]
     assert t["settings"]["guidance"] == 3.0 and t["n"] == 4
     assert set(t["cross_attention"]["shares"]) == {"colour", "shape"}
-    assert "FD floor" in ev.format_report(r)
+    assert "FD floor" in report.format_report(r)
 
 
 def test_cli_rejects_unknown_models(capsys):
     with pytest.raises(SystemExit) as e:
-        ev.main(["--models", "mnist,nope", "--json"])
+        evaluate.main(["--models", "mnist,nope", "--json"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "unknown model 'nope'" in err and "nope.safetensors does not exist" in err
 
 
 def test_cli_evaluates_a_checkpoint_prefix(tiny28, tmp_path, capsys):
     """A fresh training run's export is scored like a zoo model (how a re-run is checked)."""
-    from diffviz.checkpoint import save_checkpoint
+    from diffviz.model.checkpoint import save_checkpoint
     prefix = str(tmp_path / "mine")
-    save_checkpoint(tiny28, prefix, {"step": 3, "command": "python -m diffviz.train --preset tiny"})
-    assert ev.main(["--models", prefix, "--draws", "1", "--n-per-digit", "1", "--batch", "10", "--no-table",
+    save_checkpoint(tiny28, prefix, {"step": 3, "command": "python -m diffviz.cli.train --preset tiny"})
+    assert evaluate.main(["--models", prefix, "--draws", "1", "--n-per-digit", "1", "--batch", "10", "--no-table",
                     "--no-text", "--json", "--quiet"]) == 0
     r = json.loads(capsys.readouterr().out)
     m = r["models"][prefix]
@@ -126,11 +126,11 @@ def _perfect_sampler(model, conds, **kw):
 
 def test_shapes_scores_perfect_renderer(monkeypatch):
     monkeypatch.setattr(sampling, "sample", _perfect_sampler)
-    r = es.evaluate_text_model(None, n=60, attention=False)
+    r = captions.evaluate_text_model(None, n=60, attention=False)
     assert r["n_one_shape"] + r["n_two_shapes"] == 60 and r["n_one_shape"] > 10 and r["n_two_shapes"] > 10
     assert r["one_shape_full_match"] == 1.0 and r["two_shapes_full_match"] == 1.0
     assert all(v == 1.0 for v in r["two_shapes_attributes"].values())
-    assert es.random_captions(60) == es.random_captions(60)               # a fixed rng
+    assert captions.random_captions(60) == captions.random_captions(60)               # a fixed rng
 
 
 def test_shapes_scores_see_a_wrong_colour(monkeypatch):
@@ -138,7 +138,7 @@ def test_shapes_scores_see_a_wrong_colour(monkeypatch):
         return _perfect_sampler(model, [c.replace("red", "blue") if "red" in c else c.replace("blue", "red")
                                         if "blue" in c else c for c in conds])
     monkeypatch.setattr(sampling, "sample", recolour)
-    r = es.evaluate_text_model(None, n=60, attention=False)
+    r = captions.evaluate_text_model(None, n=60, attention=False)
     assert r["one_shape_attributes"]["shape"] == 1.0 and r["one_shape_attributes"]["colour"] < 1.0
 
 
@@ -147,22 +147,23 @@ def test_attention_share_closed_forms():
     mask[:, 0:8, 0:8] = True                                               # a 64-pixel square, area share 1/16
     on = np.zeros((2, 16, 16))
     on[:, 0:4, 0:4] = np.random.default_rng(0).random((2, 4, 4)) + 0.1     # all mass on the mask (any shape)
-    assert es.attention_mass_share(on.reshape(2, -1), mask) == pytest.approx([1.0, 1.0])
+    assert captions.attention_mass_share(on.reshape(2, -1), mask) == pytest.approx([1.0, 1.0])
     uniform = np.full((2, 64), 3.0)                                        # an 8x8 map, unnormalised
-    assert es.attention_mass_share(uniform, mask) == pytest.approx([1 / 16, 1 / 16])
+    assert captions.attention_mass_share(uniform, mask) == pytest.approx([1 / 16, 1 / 16])
 
 
 def test_token_index():
-    from diffviz import text
+    from diffviz.data import text
+    from diffviz.evaluation import captions
     c = "a large red circle at the top left"
     ids = text.tokenize(c)
-    assert text.VOCAB[ids[es.token_index(c, "colour")]] == "red"
-    assert text.VOCAB[ids[es.token_index(c, "shape")]] == "circle"
+    assert text.VOCAB[ids[captions.token_index(c, "colour")]] == "red"
+    assert text.VOCAB[ids[captions.token_index(c, "shape")]] == "circle"
 
 
 @pytest.mark.parametrize("mask_from", ["image", "render"])
 def test_cross_attention_share_runs_on_a_tiny_model(tinytext, mask_from):
-    r = es.cross_attention_share(tinytext, n_captions=3, steps=4, batch=2, mask_from=mask_from)
+    r = captions.cross_attention_share(tinytext, n_captions=3, steps=4, batch=2, mask_from=mask_from)
     assert r["timesteps"] == {"mid": [499], "late": [249]}                # DDIM 4: 999, 749, 499, 249
     assert sum(r["mask_source"].values()) == 3
     assert 0 < r["baseline"] < 1
@@ -174,7 +175,7 @@ def test_cross_attention_share_runs_on_a_tiny_model(tinytext, mask_from):
 
 
 def test_merge_reports_combines_models_and_carries_the_table():
-    from diffviz.evaluate import merge_reports
+    from diffviz.evaluation.digits import merge_reports
     a = {"command": "a", "models": {"mnist": {"fd": 1}, "x": {"fd": 2}}, "missing": ["shapes"], "wall_s": 1}
     b = {"command": "b", "models": {"mnist": {"fd": 9, "settings": {"n_per_digit": 25},
                                               "sampler_table": [{"steps": 10}]}},

@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from diffviz import figures
-from diffviz.config import UNetConfig, preset
-from diffviz.schedulers import NoiseSchedule, make_sampler
+from diffviz.diffusion.schedulers import NoiseSchedule, make_sampler
+from diffviz.figures import curves, diagram, equations, images, maps
+from diffviz.model.config import UNetConfig, preset
 
 torch.set_num_threads(1)
 rng = np.random.default_rng(0)
@@ -19,15 +19,15 @@ rng = np.random.default_rng(0)
 
 def test_grid_image_and_save_grid(tmp_path):
     x = rng.uniform(-1, 1, (5, 1, 6, 6)).astype(np.float32)
-    img = figures.grid_image(x, ncol=3, pad=2, scale=2)
+    img = images.grid_image(x, ncol=3, pad=2, scale=2)
     assert img.size == ((3 * 8 + 2) * 2, (2 * 8 + 2) * 2) and img.mode == "L"
-    path = figures.save_grid(x, tmp_path / "sub" / "g.png", ncol=3, scale=3)
+    path = images.save_grid(x, tmp_path / "sub" / "g.png", ncol=3, scale=3)
     assert Image.open(path).size == ((3 * 8 + 2) * 3, (2 * 8 + 2) * 3)
 
 
 def test_upscale_is_nearest_neighbour():
     x = rng.uniform(-1, 1, (1, 7, 7)).astype(np.float32)
-    img = np.asarray(figures.upscale(x, width=70))
+    img = np.asarray(images.upscale(x, width=70))
     assert img.shape == (70, 70)
     small = img[::10, ::10]
     assert np.array_equal(np.repeat(np.repeat(small, 10, 0), 10, 1), img)   # blocks, never blended
@@ -36,16 +36,16 @@ def test_upscale_is_nearest_neighbour():
 def test_signed_limit_covers_every_frame():
     frames = rng.normal(size=(10, 1, 4, 4))
     frames[7, 0, 1, 1] = -9.0
-    assert figures.signed_limit(frames) == 9.0
-    assert figures.signed_limit(frames[:3], frames[7]) == 9.0
-    assert figures.signed_limit(np.zeros(3)) > 0
+    assert images.signed_limit(frames) == 9.0
+    assert images.signed_limit(frames[:3], frames[7]) == 9.0
+    assert images.signed_limit(np.zeros(3)) > 0
 
 
 # ---------------------------------------------------------------- plotly images
 
 def test_grey_image_figure_fixed_scale_no_smoothing():
     x = rng.uniform(-2, 2, (1, 8, 8))
-    fig = figures.image_figure(x, "x_t")
+    fig = maps.image_figure(x, "x_t")
     (tr,) = fig.data
     assert tr.type == "heatmap" and (tr.zmin, tr.zmax) == (-1.0, 1.0)
     assert not tr.zsmooth                                       # one brick per pixel
@@ -56,7 +56,7 @@ def test_grey_image_figure_fixed_scale_no_smoothing():
 
 def test_signed_figure_is_diverging_and_symmetric():
     x = rng.normal(size=(1, 8, 8))
-    fig = figures.image_figure(x, "ε̂", signed=True, limit=3.5)
+    fig = maps.image_figure(x, "ε̂", signed=True, limit=3.5)
     (tr,) = fig.data
     assert (tr.zmin, tr.zmax, tr.zmid) == (-3.5, 3.5, 0)
     names = [c[1] for c in tr.colorscale]
@@ -65,7 +65,7 @@ def test_signed_figure_is_diverging_and_symmetric():
 
 def test_rgb_image_is_repeated_not_interpolated():
     x = rng.uniform(-1, 1, (3, 8, 8))
-    fig = figures.image_figure(x)
+    fig = maps.image_figure(x)
     (tr,) = fig.data
     z = np.asarray(tr.z)
     f = z.shape[0] // 8
@@ -75,7 +75,7 @@ def test_rgb_image_is_repeated_not_interpolated():
 
 
 def test_signed_rgb_shows_three_channels_on_one_scale():
-    fig = figures.image_figure(rng.normal(size=(3, 8, 8)), signed=True, limit=2.0)
+    fig = maps.image_figure(rng.normal(size=(3, 8, 8)), signed=True, limit=2.0)
     assert [t.type for t in fig.data] == ["heatmap"] * 3
     assert {(t.zmin, t.zmax) for t in fig.data} == {(-2.0, 2.0)}
 
@@ -84,7 +84,7 @@ def test_signed_rgb_shows_three_channels_on_one_scale():
 
 def test_schedule_figure_marks_t_on_both_schedules():
     t = 400
-    fig = figures.schedule_figure(t)
+    fig = curves.schedule_figure(t)
     markers = [tr for tr in fig.data if tr.mode == "markers"]
     assert len(markers) == 6 and all(tr.x == (t,) for tr in markers)
     ab = {s: float(NoiseSchedule(s).alphas_cumprod[t]) for s in ("linear", "cosine")}
@@ -98,14 +98,14 @@ def test_schedule_figure_marks_t_on_both_schedules():
 def test_error_curve_marks_current_t():
     ts = np.arange(19, 1000, 20)
     mse = np.linspace(0.5, 0.01, len(ts))
-    fig = figures.error_curve_figure(ts, mse, 500)
+    fig = curves.error_curve_figure(ts, mse, 500)
     line, mark = fig.data
     assert list(line.x) == list(ts) and mark.x == (499,) and mark.y[0] == pytest.approx(mse[24])
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
 
 
 def test_parameter_figure_bars():
-    fig = figures.parameter_figure({"stem": 320, "encoder.0": 1000, "bottleneck": 5000})
+    fig = curves.parameter_figure({"stem": 320, "encoder.0": 1000, "bottleneck": 5000})
     (bar,) = fig.data
     assert list(bar.x) == [320, 1000, 5000] and "5,000" in bar.text[2]
     assert fig.layout.xaxis.title.text == "trainable parameters"
@@ -121,7 +121,7 @@ def test_diagram_shows_live_shapes_levels_skips_and_time():
     cfg = preset("mnist")
     shapes = {"input": (1, 1, 28, 28), "output": (1, 1, 28, 28), "encoder.1": (1, 64, 14, 14),
               "bottleneck": (1, 128, 7, 7), "embedding": (1, 128), "decoder.0.skip": (1, 32, 28, 28)}
-    fig = figures.unet_diagram(cfg, shapes, selected="encoder.1", t=999, condition="7")
+    fig = diagram.unet_diagram(cfg, shapes, selected="encoder.1", t=999, condition="7")
     text = _texts(fig)
     for needle in ("encoder.0", "encoder.2", "bottleneck", "decoder.0", "skip 0", "skip 2", "time embedding",
                    "(1, 64, 14, 14)", "(1, 128, 7, 7)", "t = 999", "same shape as x_t", "self-attention"):
@@ -133,17 +133,17 @@ def test_diagram_shows_live_shapes_levels_skips_and_time():
 
 
 def test_diagram_without_skips_or_attention_and_for_text():
-    no = figures.unet_diagram(preset("mnist", use_skips=False, use_attention=False), {})
+    no = diagram.unet_diagram(preset("mnist", use_skips=False, use_attention=False), {})
     assert "skip 0" not in _texts(no) and "attention" not in _texts(no)
     assert "no skip connections in this model" in _texts(no)
-    assert "attention" not in figures.unet_blocks(preset("mnist", use_attention=False))
+    assert "attention" not in diagram.unet_blocks(preset("mnist", use_attention=False))
     text_cfg = UNetConfig(image_size=8, in_channels=3, base_channels=8, channel_mults=(1, 2), attention_levels=(1,),
                           heads=2, conditioning="text", vocab_size=20, max_tokens=5)
-    fig = figures.unet_diagram(text_cfg, {}, selected="text encoder")
+    fig = diagram.unet_diagram(text_cfg, {}, selected="text encoder")
     assert "text encoder" in _texts(fig) and "cross-attention" in _texts(fig)
-    assert figures.unet_blocks(text_cfg)[-1] == "text encoder"
+    assert diagram.unet_blocks(text_cfg)[-1] == "text encoder"
     shapes_cfg = preset("shapes")                                  # self+cross at the deepest level, cross only above
-    text = _texts(figures.unet_diagram(shapes_cfg, {}))
+    text = _texts(diagram.unet_diagram(shapes_cfg, {}))
     assert "+ self/cross-attention" in text and "+ cross-attention" in text
 
 
@@ -151,12 +151,12 @@ def test_diagram_without_skips_or_attention_and_for_text():
 
 def test_panel_png_and_trajectory_gif():
     a = rng.uniform(-1, 1, (1, 8, 8))
-    img = figures.panel_image([a, a * 2, a], ["x_t", "eps", "x0"], signed=[False, True, False],
+    img = images.panel_image([a, a * 2, a], ["x_t", "eps", "x0"], signed=[False, True, False],
                               limits=[1, 2, 1], scale=4, title="t")
-    png = figures.png_bytes(img)
+    png = images.png_bytes(img)
     assert Image.open(io.BytesIO(png)).format == "PNG"
     S = 6
-    gif = figures.trajectory_gif(rng.uniform(-1, 1, (S, 1, 8, 8)), rng.uniform(-1, 1, (S, 1, 8, 8)),
+    gif = images.trajectory_gif(rng.uniform(-1, 1, (S, 1, 8, 8)), rng.uniform(-1, 1, (S, 1, 8, 8)),
                                  np.arange(S)[::-1] * 100, final=a)
     im = Image.open(io.BytesIO(gif))
     assert im.format == "GIF" and im.n_frames == S + 1 and im.info.get("loop") == 0
@@ -164,7 +164,7 @@ def test_panel_png_and_trajectory_gif():
 
 def test_long_runs_give_bounded_gifs():
     S = 250
-    gif = figures.trajectory_gif(rng.uniform(-1, 1, (S, 1, 8, 8)), rng.uniform(-1, 1, (S, 1, 8, 8)),
+    gif = images.trajectory_gif(rng.uniform(-1, 1, (S, 1, 8, 8)), rng.uniform(-1, 1, (S, 1, 8, 8)),
                                  np.arange(S)[::-1] * 4, final=rng.uniform(-1, 1, (1, 8, 8)), max_frames=60)
     assert Image.open(io.BytesIO(gif)).n_frames <= 61
 
@@ -173,7 +173,7 @@ def test_long_runs_give_bounded_gifs():
 
 def test_forward_equation_numbers():
     ab = float(NoiseSchedule("linear").alphas_cumprod[500])
-    tex = figures.forward_equation(500, ab)
+    tex = equations.forward_equation(500, ab)
     assert "x_{500}" in tex and f"{np.sqrt(ab):.3f}" in tex and f"{np.sqrt(1 - ab):.3f}" in tex
 
 
@@ -188,15 +188,15 @@ def test_update_equation_coefficients_reproduce_the_step(sampler, steps, i):
     out = sch.step(eps, t, x, noise=z)
     x0 = out.pred_original_sample
     if sampler == "ddim":
-        tex = figures.ddim_equation(t, prev, ab, ab_prev)
+        tex = equations.ddim_equation(t, prev, ab, ab_prev)
         want = np.sqrt(ab_prev) * x0 + np.sqrt(1 - ab_prev) * eps
     else:
-        tex = figures.ddpm_equation(t, prev, ab, ab_prev)
-        c0, ct, sigma = figures.ddpm_coefficients(ab, ab_prev, last=t == 0)
+        tex = equations.ddpm_equation(t, prev, ab, ab_prev)
+        c0, ct, sigma = equations.ddpm_coefficients(ab, ab_prev, last=t == 0)
         want = c0 * x0 + ct * x + sigma * z
         assert f"{c0:.3f}" in tex and f"{ct:.3f}" in tex
         assert ("z" in tex.split("=")[-1]) == (sigma >= 5e-4)
     torch.testing.assert_close(out.prev_sample, want.float(), rtol=1e-4, atol=1e-4)
     assert tex.startswith("x_0 =") == (prev < 0)
     assert f"{np.sqrt(ab_prev):.3f}" in tex or sampler == "ddpm"
-    assert "x_{" + str(t) + "}" in figures.pred_x0_equation(t, ab)
+    assert "x_{" + str(t) + "}" in equations.pred_x0_equation(t, ab)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from diffviz import figures_unet as fu
+from diffviz.figures import curves, diagram, maps, palette, style
 
 
 def js(fig) -> dict:
@@ -15,19 +15,19 @@ def js(fig) -> dict:
 
 
 def test_mosaic_places_maps_with_gaps():
-    maps = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
-    z, which = fu.mosaic(maps, ncol=3, pad=1)
+    stack = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
+    z, which = maps.mosaic(stack, ncol=3, pad=1)
     assert z.shape == (2 * 2 + 1, 3 * 3 + 2)
-    np.testing.assert_array_equal(z[:2, :3], maps[0])
-    np.testing.assert_array_equal(z[3:5, 4:7], maps[4])
+    np.testing.assert_array_equal(z[:2, :3], stack[0])
+    np.testing.assert_array_equal(z[3:5, 4:7], stack[4])
     assert np.isnan(z[2]).all() and np.isnan(z[:, 3]).all()           # gaps are NaN (transparent)
     assert np.isnan(z[3:, 8:]).all() and (which[3:, 8:] == -1).all()   # the empty sixth slot
     assert set(np.unique(which)) == {-1, 0, 1, 2, 3, 4}
 
 
 def test_channel_grid_is_diverging_symmetric_and_unsmoothed():
-    maps = np.random.default_rng(0).normal(size=(16, 7, 7))
-    fig = fu.channel_grid(maps, list(range(100, 116)), zmax=2.5, title="encoder level 2")
+    stack = np.random.default_rng(0).normal(size=(16, 7, 7))
+    fig = maps.channel_grid(stack, list(range(100, 116)), zmax=2.5, title="encoder level 2")
     hm = fig.data[0]
     assert hm.type == "heatmap" and hm.zmin == -2.5 and hm.zmax == 2.5
     assert hm.zsmooth is False and fig.layout.yaxis.scaleanchor == "x"
@@ -40,10 +40,10 @@ def test_channel_grid_is_diverging_symmetric_and_unsmoothed():
 
 def test_panel_row_shares_one_scale_per_kind():
     img = np.linspace(-1, 1, 64, dtype=np.float32).reshape(1, 8, 8)
-    fig = fu.panel_row([fu.Panel("x_t", img * 3),                                  # images: fixed −1..1
-                        fu.Panel("ε̂ a", img[0], "signed", 1.0),
-                        fu.Panel("ε̂ b", img[0] * 2, "signed", 2.0),
-                        fu.Panel("a − b", img[0], "diff", 0.5)], title="row")
+    fig = maps.panel_row([maps.Panel("x_t", img * 3),                                  # images: fixed −1..1
+                        maps.Panel("ε̂ a", img[0], "signed", 1.0),
+                        maps.Panel("ε̂ b", img[0] * 2, "signed", 2.0),
+                        maps.Panel("a − b", img[0], "diff", 0.5)], title="row")
     t = fig.data
     assert t[0].zmin == -1 and t[0].zmax == 1 and t[0].showscale is False
     assert float(np.max(t[0].z)) <= 1.0                                           # clipped, never rescaled
@@ -65,7 +65,7 @@ def test_panel_row_shares_one_scale_per_kind():
 def test_panel_row_averages_channels_of_signed_maps_and_shows_rgb():
     rgb = np.zeros((3, 4, 4), np.float32)
     rgb[0] = 1.0
-    fig = fu.panel_row([fu.Panel("rgb", rgb), fu.Panel("d", rgb, "diff", 1.0)], ncol=1)
+    fig = maps.panel_row([maps.Panel("rgb", rgb), maps.Panel("d", rgb, "diff", 1.0)], ncol=1)
     assert fig.data[0].type == "image" and np.asarray(fig.data[0].z).shape == (4, 4, 3)
     assert np.asarray(fig.data[1].z).shape == (4, 4)                               # a 2-D map (3-D breaks plotly.js)
     np.testing.assert_allclose(np.asarray(fig.data[1].z), 1 / 3)
@@ -75,7 +75,7 @@ def test_panel_row_averages_channels_of_signed_maps_and_shows_rgb():
 def test_overlay_stretches_each_cell_over_its_pixels_and_marks_the_query():
     base = np.zeros((28, 28), np.float32)
     heats = np.random.default_rng(0).random((3, 7, 7)).astype(np.float32)
-    fig = fu.overlay_grid(base, heats, ["h0", "h1", "mean"], zmax=0.8, query=(2, 5))
+    fig = maps.overlay_grid(base, heats, ["h0", "h1", "mean"], zmax=0.8, query=(2, 5))
     assert len(fig.data) == 6                                                     # base + heat per panel
     heat = fig.data[1]
     assert heat.dx == 4 and heat.dy == 4 and heat.x0 == 1.5 and heat.zsmooth is False
@@ -89,27 +89,27 @@ def test_overlay_stretches_each_cell_over_its_pixels_and_marks_the_query():
 
 def test_lines_vs_t_marks_the_current_step_and_labels_axes():
     ts = np.arange(999, -1, -40)
-    fig = fu.lines_vs_t(ts, {"skip": np.ones(len(ts)), "backbone": np.zeros(len(ts))}, "RMS", current_t=519,
+    fig = curves.lines_vs_t(ts, {"skip": np.ones(len(ts)), "backbone": np.zeros(len(ts))}, "RMS", current_t=519,
                         dashed={"backbone"})
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text == "RMS"
     assert fig.layout.xaxis.autorange == "reversed"                               # sampling reads left to right
     assert fig.layout.shapes[0].x0 == 519 and "519" in fig.layout.annotations[0].text
     assert fig.data[1].line.dash == "dash" and fig.data[0].line.color != fig.data[1].line.color
-    assert fu.lines_vs_t(ts, {"a": ts}, "y", reverse=False).layout.xaxis.autorange is True
+    assert curves.lines_vs_t(ts, {"a": ts}, "y", reverse=False).layout.xaxis.autorange is True
 
 
 def test_bars_curves_and_heat_maps_have_labelled_axes():
-    bars = fu.grouped_bars(["level 0", "level 1"], {"skip": [0.5, 0.2], "backbone": [0.1, 0.3]}, "share",
+    bars = curves.grouped_bars(["level 0", "level 1"], {"skip": [0.5, 0.2], "backbone": [0.1, 0.3]}, "share",
                            "decoder level", percent=True)
     assert bars.layout.yaxis.tickformat == ".0%" and bars.data[0].text == ("50%", "20%")
-    energy = fu.energy_ranking([4.0, 3.0, 2.0, 1.0], [7, 1, 0, 3])
+    energy = curves.energy_ranking([4.0, 3.0, 2.0, 1.0], [7, 1, 0, 3])
     assert energy.layout.shapes[0].x0 == 3 and energy.layout.yaxis2.overlaying == "y"   # 40+30+20 = 90%
-    assert fu.energy_ranking([8.0, 1.5, 0.5], [0, 1, 2]).layout.shapes[0].x0 == 2
-    heat = fu.heat_over_t(np.ones((5, 3)) * -0.5, np.arange(5), ytitle="dimension")
+    assert curves.energy_ranking([8.0, 1.5, 0.5], [0, 1, 2]).layout.shapes[0].x0 == 2
+    heat = curves.heat_over_t(np.ones((5, 3)) * -0.5, np.arange(5), ytitle="dimension")
     assert heat.data[0].zmin == -0.5 and heat.data[0].zmax == 0.5 and np.asarray(heat.data[0].z).shape == (3, 5)
-    curve = fu.error_curve([0, 500, 999], [0.3, 0.1, 0.4], true_t=519, wrong_t=100)
+    curve = curves.error_curve([0, 500, 999], [0.3, 0.1, 0.4], true_t=519, wrong_t=100)
     assert [s.x0 for s in curve.layout.shapes] == [519, 100]
-    arch = fu.architecture([{"stage": "enc 0", "resolution": 28, "channels": 32},
+    arch = diagram.architecture([{"stage": "enc 0", "resolution": 28, "channels": 32},
                             {"stage": "bottleneck", "resolution": 7, "channels": 128},
                             {"stage": "dec 0", "resolution": 28, "channels": 32}])
     assert arch.data[0].text == ("28×28", "7×7", "28×28")
@@ -120,8 +120,8 @@ def test_bars_curves_and_heat_maps_have_labelled_axes():
 
 @pytest.mark.parametrize("n, ncol", [(1, 1), (5, 5), (6, 3)])
 def test_grid_sizes(n, ncol):
-    panels = [fu.Panel(str(i), np.zeros((1, 8, 8))) for i in range(n)]
-    fig = fu.panel_row(panels, size=100, ncol=ncol)
+    panels = [maps.Panel(str(i), np.zeros((1, 8, 8))) for i in range(n)]
+    fig = maps.panel_row(panels, size=100, ncol=ncol)
     rows = -(-n // ncol)
-    assert fig.layout.height == rows * (100 + fu.TITLE_PX) + (rows - 1) * fu.GAP_PX + 20
-    assert fig.layout.width == ncol * 100 + (ncol - 1) * fu.GAP_PX + 20
+    assert fig.layout.height == rows * (100 + style.TITLE_PX) + (rows - 1) * style.GAP_PX + 20
+    assert fig.layout.width == ncol * 100 + (ncol - 1) * style.GAP_PX + 20

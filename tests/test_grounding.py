@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from diffviz import evaluate_shapes, grounding, shapes, text, train
-from diffviz.config import preset
-from diffviz.schedulers import NoiseSchedule
-from diffviz.unet import UNet
+from diffviz.cli import train
+from diffviz.data import shapes, text
+from diffviz.diffusion.schedulers import NoiseSchedule
+from diffviz.evaluation import captions
+from diffviz.model.config import preset
+from diffviz.model.unet import UNet
+from diffviz.training import grounding, recipe
 
 SMALL_TEXT = dict(base_channels=8, channel_mults=(1, 2), attention_levels=(1,), cross_levels=(0, 1),
                   text_dim=16, text_layers=1)
@@ -41,7 +44,7 @@ def test_inside_share_reads_maps_like_the_evaluation():
         p = torch.rand(2, 3, r * r, 5, generator=g)                                     # (B, heads, N, M)
         share = grounding.inside_share(p, masks[:, None].expand(2, 5, 32, 32).float())  # (B, M)
         for j in range(5):
-            want = evaluate_shapes.attention_mass_share(p.mean(1)[:, :, j].numpy(), masks.numpy())
+            want = captions.attention_mass_share(p.mean(1)[:, :, j].numpy(), masks.numpy())
             np.testing.assert_allclose(share[:, j].numpy(), want, rtol=1e-5, atol=1e-6)
     inside = masks.float()[:, None].expand(2, 5, 32, 32)
     cover = torch.nn.functional.adaptive_avg_pool2d(inside, 16).flatten(2).transpose(1, 2)[:, None]
@@ -76,14 +79,14 @@ def test_grounding_term_moves_the_word_maps_onto_the_shapes():
     shares = []
     for step in range(25):
         gen = torch.Generator().manual_seed(step)
-        loss, share = train.diffusion_loss(model, sched, x0, cond, gen, 0.0, 5.0, ground=1.0, token_masks=tm)
+        loss, share = recipe.diffusion_loss(model, sched, x0, cond, gen, 0.0, 5.0, ground=1.0, token_masks=tm)
         opt.zero_grad()
         loss.backward()
         opt.step()
         shares.append(share["share"].item())
     assert shares[-1] > shares[0] + 0.1, shares
     gen = torch.Generator().manual_seed(0)
-    plain, none = train.diffusion_loss(model, sched, x0, cond, gen, 0.0, 5.0)
+    plain, none = recipe.diffusion_loss(model, sched, x0, cond, gen, 0.0, 5.0)
     assert none is None and plain.item() > 0
 
 
@@ -106,7 +109,7 @@ def test_inside_weight_and_pixel_loss():
     p = torch.rand(2, 2, 8 * 8, 5, generator=g).softmax(dim=-1)                          # (B, heads, N, M)
     w = grounding.inside_weight(p, tok_masks)
     for j in range(5):
-        want = evaluate_shapes.attention_weight_inside(p.mean(1)[:, :, j].numpy(), masks.numpy())
+        want = captions.attention_weight_inside(p.mean(1)[:, :, j].numpy(), masks.numpy())
         np.testing.assert_allclose(w[:, j].numpy(), want, rtol=1e-5, atol=1e-6)
     sup = torch.ones(2, 5, dtype=torch.bool)
     cover = torch.nn.functional.adaptive_avg_pool2d(tok_masks, 8).flatten(2).transpose(1, 2)[:, None]   # (B, 1, N, M)

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffviz import judge
-from diffviz.checkpoint import CheckpointError, paths
-from diffviz.data import mnist
+from diffviz.data.digits import mnist
+from diffviz.evaluation import judge
+from diffviz.model.checkpoint import CheckpointError, paths
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,15 @@
-"""python -m diffviz.sample: grids from a checkpoint."""
+"""python -m diffviz.cli.sample: grids from a checkpoint."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_model
 from PIL import Image
 
-from conftest import make_model
-from diffviz import checkpoint, sample, zoo
-from diffviz.config import preset
+from diffviz.cli import sample
+from diffviz.model import checkpoint, zoo
+from diffviz.model.config import preset
 
 
 @pytest.fixture(scope="module")

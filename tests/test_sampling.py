@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffviz import sampling, text
-from diffviz.sampling import Trajectory
+from diffviz.data import text
+from diffviz.diffusion import sampling
+from diffviz.diffusion.sampling import Trajectory
 
 
 @pytest.mark.parametrize("sampler", ["ddim", "ddpm"])

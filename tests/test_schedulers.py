@@ -2,10 +2,15 @@
 
 import pytest
 import torch
-
 from conftest import require
-from diffviz import schedulers
-from diffviz.schedulers import DDIMScheduler, DDPMScheduler, NoiseSchedule, make_sampler
+
+from diffviz.diffusion import schedulers
+from diffviz.diffusion.schedulers import (
+    DDIMScheduler,
+    DDPMScheduler,
+    NoiseSchedule,
+    make_sampler,
+)
 
 CLOSE = dict(rtol=1e-4, atol=1e-4)
 SCHEDULES = [("linear", "linear"), ("cosine", "squaredcos_cap_v2")]

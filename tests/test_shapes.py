@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffviz import shapes
-from diffviz.shapes import Shape
+from diffviz.cli import shapes as shapes_cli
+from diffviz.data import shapes, shapes_check
+from diffviz.data.shapes import Shape
 
 
 def scenes(n, seed=0):
@@ -139,11 +140,11 @@ def test_shape_rejects_unknown_attributes():
 
 
 def test_checker_agrees_on_clean_renders():
-    assert shapes.validate_checker(300, seed=7) >= 0.99
+    assert shapes_check.validate_checker(300, seed=7) >= 0.99
 
 
 def test_checker_agrees_on_noisy_renders():
-    assert shapes.validate_checker(300, seed=9, noise=0.05, n_stray=4) >= 0.99
+    assert shapes_check.validate_checker(300, seed=9, noise=0.05, n_stray=4) >= 0.99
 
 
 def test_checker_accepts_uint8_hwc_and_float_chw():
@@ -151,15 +152,15 @@ def test_checker_accepts_uint8_hwc_and_float_chw():
              Shape("circle", "white", "small", "top right"))
     image = shapes.render(scene)
     as_float = image.transpose(2, 0, 1) / 127.5 - 1.0
-    assert Counter(shapes.check(image)) == Counter(scene)
-    assert Counter(shapes.check(as_float)) == Counter(scene)
-    assert Counter(shapes.check(torch.from_numpy(as_float))) == Counter(scene)
+    assert Counter(shapes_check.check(image)) == Counter(scene)
+    assert Counter(shapes_check.check(as_float)) == Counter(scene)
+    assert Counter(shapes_check.check(torch.from_numpy(as_float))) == Counter(scene)
 
 
 def test_checker_ignores_tiny_specks():
     image = np.zeros((32, 32, 3), dtype=np.uint8)
     image[3:5, 20:22] = shapes.COLOURS["red"]
-    assert shapes.check(image) == []
+    assert shapes_check.check(image) == []
 
 
 def test_match_wrong_colour_in_two_shape_caption():
@@ -167,7 +168,7 @@ def test_match_wrong_colour_in_two_shape_caption():
              Shape("square", "yellow", "small", "bottom right"))
     caption = ("a large red circle at the top left and "
                "a small blue square at the bottom right")
-    result = shapes.match(caption, shapes.render(drawn))
+    result = shapes_check.match(caption, shapes.render(drawn))
     assert result["n_expected"] == 2 and result["n_found"] == 2
     assert result["full_match"] is False
     assert result["attributes"] == {"shape": 1.0, "colour": 0.5, "size": 1.0, "position": 1.0}
@@ -176,17 +177,17 @@ def test_match_wrong_colour_in_two_shape_caption():
 def test_match_full_and_missing():
     scene = (Shape("triangle", "white", "large", "centre"),)
     caption = shapes.caption(scene)
-    result = shapes.match(caption, shapes.render(scene))
+    result = shapes_check.match(caption, shapes.render(scene))
     assert result["full_match"] is True
     assert set(result["attributes"].values()) == {1.0}
-    empty = shapes.match(caption, np.zeros((32, 32, 3), dtype=np.uint8))
+    empty = shapes_check.match(caption, np.zeros((32, 32, 3), dtype=np.uint8))
     assert empty["n_found"] == 0 and empty["full_match"] is False
     assert set(empty["attributes"].values()) == {0.0}
 
 
 def test_match_misplaced_shape_keeps_other_attributes():
     drawn = (Shape("circle", "red", "small", "bottom left"),)
-    result = shapes.match("a small red circle at the top right", shapes.render(drawn))
+    result = shapes_check.match("a small red circle at the top right", shapes.render(drawn))
     assert result["attributes"] == {"shape": 1.0, "colour": 1.0, "size": 1.0, "position": 0.0}
     assert result["full_match"] is False
 
@@ -194,13 +195,13 @@ def test_match_misplaced_shape_keeps_other_attributes():
 def test_match_extra_shape_is_not_a_full_match():
     drawn = (Shape("circle", "red", "small", "top left"),
              Shape("square", "blue", "small", "bottom right"))
-    result = shapes.match("a small red circle at the top left", shapes.render(drawn))
+    result = shapes_check.match("a small red circle at the top left", shapes.render(drawn))
     assert result["n_found"] == 2 and result["full_match"] is False
     assert result["attributes"]["colour"] == 1.0
 
 
 def test_cli_prints_agreement(capsys):
-    shapes.main(["--validate", "20", "--seed", "1"])
+    shapes_cli.main(["--validate", "20", "--seed", "1"])
     out = capsys.readouterr().out
     assert out.startswith("checker agreement on 20 rendered scenes: ")
     assert out.strip().endswith("%")

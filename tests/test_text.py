@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from diffviz import shapes, text
-from diffviz.text import END_ID, MAX_TOKENS, PAD_ID, START_ID, VOCAB, WORDS
+from diffviz.data import shapes, text
+from diffviz.data.text import END_ID, MAX_TOKENS, PAD_ID, START_ID, VOCAB, WORDS
 
 
 def test_vocabulary_layout():

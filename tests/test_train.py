@@ -14,9 +14,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from diffviz import data, train
-from diffviz.checkpoint import load_checkpoint, paths
-from diffviz.config import preset
+from diffviz.cli import train
+from diffviz.data import digits, pixels
+from diffviz.model.checkpoint import load_checkpoint, paths
+from diffviz.model.config import preset
+from diffviz.training import batches, recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--preset", "mnist", "--set", "base_channels=8", "--set", "channel_mults=[1,2]",
@@ -65,7 +67,7 @@ def test_state_and_exports(base_run):
     at30, meta30 = load_checkpoint(base_run.dir / "at30")
     assert meta["steps"] == 40 and meta30["steps"] == 30
     assert meta["config"] == preset("mnist", base_channels=8, channel_mults=(1, 2), attention_levels=(1,))
-    assert "diffviz.train" in meta["command"] and meta["data_split"].startswith("mnist")
+    assert meta["command"].startswith("diffviz-train ") and meta["data_split"].startswith("mnist")
     assert all(v.dtype == torch.float16 for v in load_file(str(paths(base_run.dir / "final")[0])).values())
     # the two exports are different weights; the EMA (what ships) equals the state's EMA in float16
     assert any(not torch.equal(a, b) for a, b in zip(final.state_dict().values(), at30.state_dict().values()))
@@ -91,8 +93,8 @@ def test_resume_continues_the_run(base_run, tmp_path):
     seen = _seen(run / "seen_rank0.txt")
     assert set(seen) == {0, 1, 40, 41}
     args = train.parse_args(SMALL + COMMON)
-    batches = train.Batches(train.config_from(args), args, rank=0, world=1)
-    assert seen[40] == batches.get(40)[2] and seen[0] == batches.get(0)[2]
+    stream = batches.Batches(recipe.config_from(args), args, rank=0, world=1)
+    assert seen[40] == stream.get(40)[2] and seen[0] == stream.get(0)[2]
     assert seen[0] != seen[1] != seen[40]
 
 
@@ -115,15 +117,17 @@ def test_resume_from_exported_checkpoint_weights_only(base_run, tmp_path):
 def test_init_from_grows_a_network_that_starts_where_the_old_one_was(tmp_path):
     """--init-from: deeper text encoder + pixel positions, identical outputs at step 0; clashes refused."""
     from conftest import make_model, tiny_text_config
-    from diffviz import text
-    from diffviz.checkpoint import CheckpointError, save_checkpoint
-    from diffviz.config import UNetConfig
-    from diffviz.unet import UNet
+
+    from diffviz.data import text
+    from diffviz.model.checkpoint import CheckpointError, save_checkpoint
+    from diffviz.model.config import UNetConfig
+    from diffviz.model.unet import UNet
+    from diffviz.training import state
     cfg = tiny_text_config()
     old = make_model(cfg)
     save_checkpoint(old, tmp_path / "old", dtype=torch.float32)
     grown = UNet(UNetConfig.from_dict({**cfg.to_dict(), "text_layers": cfg.text_layers + 2, "pixel_positions": True}))
-    new = train.init_from(grown, tmp_path / "old")
+    new = state.init_from(grown, tmp_path / "old")
     assert any(".position" in n for n in new) and any(n.startswith(f"text_encoder.layers.{cfg.text_layers + 1}.") for n in new)
     xt, t = torch.randn(2, cfg.in_channels, cfg.image_size, cfg.image_size), torch.tensor([900, 10])
     cond = text.tokenize_batch(["a red circle at the top left", "a small blue square in the centre"])
@@ -131,14 +135,14 @@ def test_init_from_grows_a_network_that_starts_where_the_old_one_was(tmp_path):
         torch.testing.assert_close(grown.eval()(xt, t, cond), old(xt, t, cond), rtol=1e-5, atol=1e-6)
     wider = UNet(UNetConfig.from_dict({**cfg.to_dict(), "base_channels": cfg.base_channels * 2}))
     with pytest.raises(CheckpointError, match="cannot grow"):
-        train.init_from(wider, tmp_path / "old")
+        state.init_from(wider, tmp_path / "old")
 
 
 def test_loss_weight_lifts_the_high_noise_steps():
     snr = torch.tensor([100.0, 5.0, 1.0, 0.05, 0.01, 1e-4])
-    plain = train.loss_weight(snr, 5.0)
+    plain = recipe.loss_weight(snr, 5.0)
     torch.testing.assert_close(plain, torch.tensor([0.05, 1.0, 1.0, 1.0, 1.0, 1.0]))   # min-SNR: x0-weight ≤ 5
-    lifted = train.loss_weight(snr, 5.0, snr_floor=0.05, cap=10.0)
+    lifted = recipe.loss_weight(snr, 5.0, snr_floor=0.05, cap=10.0)
     torch.testing.assert_close(lifted[:4], plain[:4])                 # above the floor: unchanged
     torch.testing.assert_close(lifted[4:], torch.tensor([5.0, 10.0]))  # x0-weight 0.05, capped at 10
     assert torch.all(lifted * snr >= torch.minimum(snr, torch.tensor(5.0)) - 1e-6)
@@ -149,16 +153,16 @@ def test_loss_weight_lifts_the_high_noise_steps():
 def test_set_parsing():
     args = train.parse_args(["--preset", "tiny", "--set", "use_skips=false", "--set", "channel_mults=[1,2]",
                              "--set", "upsample=\"nearest\"", "--set", "dropout=0.1"])
-    cfg = train.config_from(args)
+    cfg = recipe.config_from(args)
     assert cfg.use_skips is False and cfg.channel_mults == (1, 2) and cfg.upsample == "nearest"
     assert cfg.dropout == 0.1
     with pytest.raises(ValueError, match="wings"):
-        train.config_from(train.parse_args(["--set", "wings=2"]))
+        recipe.config_from(train.parse_args(["--set", "wings=2"]))
 
 
 def test_lr_schedule():
     args = train.parse_args(["--steps", "1000", "--warmup", "100", "--lr", "1e-3"])
-    lrs = [train.lr_at(s, args) for s in range(1000)]
+    lrs = [recipe.lr_at(s, args) for s in range(1000)]
     assert lrs[0] == pytest.approx(1e-5) and lrs[99] == pytest.approx(1e-3)
     assert max(lrs) == pytest.approx(1e-3) and lrs[-1] == pytest.approx(5e-5, rel=1e-2)
     assert all(a >= b for a, b in zip(lrs[100:], lrs[101:]))
@@ -184,7 +188,7 @@ def test_torchrun_two_processes(tmp_path):
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           "-m", "diffviz.train", *SMALL, "--steps", "4", "--batch", "8", "--threads", "1",
+           "-m", "diffviz.cli.train", *SMALL, "--steps", "4", "--batch", "8", "--threads", "1",
            "--sample-every", "0", "--out", str(out), "--export", str(tmp_path / "ddp_final")]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -202,7 +206,7 @@ def test_torchrun_two_processes(tmp_path):
 
 @pytest.fixture(scope="module")
 def split():
-    return data.mnist("train"), data.mnist("held")
+    return digits.mnist("train"), digits.mnist("held")
 
 
 def test_mnist_shapes_ranges_dtypes(split):
@@ -213,7 +217,7 @@ def test_mnist_shapes_ranges_dtypes(split):
     assert np.bincount(y, minlength=10).tolist() == [450] * 10
     assert np.bincount(hy, minlength=10).tolist() == [50] * 10
     with pytest.raises(ValueError):
-        data.mnist("test")
+        digits.mnist("test")
 
 
 def test_split_is_disjoint(split):
@@ -233,11 +237,11 @@ def test_split_is_disjoint(split):
 
 def test_split_is_deterministic(split, tmp_path):
     (x, y), (hx, hy) = split
-    data._split.cache_clear()
-    x2, y2 = data.mnist("train")
+    digits._split.cache_clear()
+    x2, y2 = digits.mnist("train")
     assert np.array_equal(x, x2) and np.array_equal(y, y2)
-    npz = data.save_npz(tmp_path / "mnist.npz")
-    hx3, hy3 = data.mnist("held", str(npz))
+    npz = digits.save_npz(tmp_path / "mnist.npz")
+    hx3, hy3 = digits.mnist("held", str(npz))
     assert np.array_equal(hx, hx3) and np.array_equal(hy, hy3)
-    u8 = data.to_uint8(hx[:2])
+    u8 = pixels.to_uint8(hx[:2])
     assert u8.shape == (2, 28, 28, 1) and u8.dtype == np.uint8 and u8.min() == 0 and u8.max() == 255

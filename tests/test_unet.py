@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from conftest import make_model, tiny_text_config
-from diffviz import text
-from diffviz.config import UNetConfig, preset
-from diffviz.unet import UNet, count_parameters
+
+from diffviz.data import text
+from diffviz.model.config import UNetConfig, preset
+from diffviz.model.unet import UNet, count_parameters
 
 
 def _cond_for(cfg: UNetConfig, B: int):
@@ -248,7 +248,7 @@ def test_text_phrases_keep_each_word_inside_its_phrase():
 
 
 def test_unet_source_is_short():
-    src = Path(__file__).resolve().parents[1] / "diffviz" / "unet.py"
+    src = Path(__file__).resolve().parents[1] / "diffviz" / "model" / "unet.py"
     assert len(src.read_text().splitlines()) <= 250
 
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image, ImageFile
 
-from diffviz import uploads
-from diffviz.uploads import UploadError, load_upload
+from diffviz.data import uploads
+from diffviz.data.uploads import UploadError, load_upload
 
 torch.set_num_threads(1)
 

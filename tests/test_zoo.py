@@ -8,9 +8,10 @@ import threading
 import pytest
 import torch
 
-from diffviz import checkpoint, text, zoo
-from diffviz.config import preset
-from diffviz.unet import UNet
+from diffviz.data import text
+from diffviz.model import checkpoint, zoo
+from diffviz.model.config import preset
+from diffviz.model.unet import UNet
 
 
 def test_every_entry_is_described():
