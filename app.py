@@ -20,9 +20,14 @@ PAGES = {
         st.Page("pages/timestep.py", title="7 · Timestep conditioning", url_path="timestep"),
         st.Page("pages/ablation.py", title="8 · Ablation lab", url_path="ablation"),
     ],
+    "Teach": [
+        st.Page("pages/class.py", title="Teach a class", url_path="class"),
+    ],
 }
 
 page = st.navigation(PAGES)
+if st.query_params.get("class") and page.url_path != "class":     # a join link: the app's URL + ?class=CODE
+    st.switch_page("pages/class.py", query_params=st.query_params.to_dict())
 st.session_state["settings"] = settings.sidebar()
 notices.show_notices()
 page.run()

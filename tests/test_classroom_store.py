@@ -12,19 +12,19 @@ from collections import Counter
 
 import pytest
 
-from diffviz.classroom import (
+from diffviz.classroom import codes
+from diffviz.classroom.backends import PostgresBackend, SQLiteBackend
+from diffviz.classroom.config import open_store
+from diffviz.classroom.questions import Question
+from diffviz.classroom.store import (
     AnswerRefused,
     ClassError,
     ClassOver,
     ClassStore,
-    Question,
     UnknownClass,
     UnknownStudent,
     WrongKey,
-    codes,
-    open_store,
 )
-from diffviz.classroom.backends import PostgresBackend, SQLiteBackend
 
 QUESTIONS = [
     Question("digit", "choice", "Which digit?", options=tuple("0123456789")),

@@ -245,10 +245,11 @@ class ClassStore:
 
     # ------------------------------------------------------------ the teacher
 
-    def check_key(self, code: str, key: str) -> None:
-        """Raise WrongKey (or UnknownClass) unless ``key`` is this class's teacher key."""
+    def check_key(self, code: str, key: str) -> bool:
+        """True when ``key`` is this class's teacher key; WrongKey (or UnknownClass) otherwise."""
         with self.backend.transaction() as db:
             self._teacher(db, code, key)
+        return True
 
     def set_step(self, code: str, key: str, step: int) -> None:
         """Move the class to lesson step ``step`` (the students' pages follow)."""

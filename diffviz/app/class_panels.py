@@ -1,0 +1,111 @@
+"""What one lesson step shows in class mode: its picture, the question, the answers and the truth.
+
+Shared by the teacher's presenter view and the students' pages. Before the reveal a student sees
+their own answer only; the class's spread and the measured truth come with the reveal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from diffviz.app import class_lesson as lesson
+from diffviz.app import render
+from diffviz.app.classroom import attempt, session_id, store
+from diffviz.app.notices import plain
+from diffviz.classroom.store import ClassInfo, Tally
+from diffviz.figures import answers, images, maps
+
+
+def picture(info: ClassInfo, step: lesson.LessonStep, revealed: bool) -> None:
+    """The step's image: the starting noise, or after a reveal what the truth was read from."""
+    c = info.settings
+    tr = lesson.run(c)
+    q = step.question
+    if not revealed or q is None or q.kind == "click":
+        if q is None or q.kind != "click":
+            render.chart(maps.image_figure(tr.x_t[0, 0].astype(np.float32), "the starting noise x_T", height=360,
+                                           colorbar=False), key=f"pic_{q.id if q else 'intro'}")
+        return
+    t = lesson.truth(c)
+    if q.id == "first-read":
+        shown = [0]
+    else:
+        S = len(t.reads)
+        shown = sorted({0, S // 4, S // 2, (3 * S) // 4, S - 1} | ({t.settle} if t.settle is not None else set()))
+    imgs = [tr.pred_x0[i, 0].astype(np.float32) for i in shown]
+    st.image(images.panel_image(imgs, [f"step {i}: {t.reads[i]}" for i in shown], scale=6,
+                                title="the guess x̂0 and what the judge reads in it"), width="content")
+
+
+def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_answer: bool) -> None:
+    """A student's side of the question: answer (until the reveal), then their answer, the class's and the truth."""
+    q = step.question
+    st.markdown(f"#### ❓ {q.prompt}")
+    mine = attempt(store().mine, info.code, token, q.id) if token else None
+    if q.id in info.revealed:
+        tally = attempt(store().result, info.code, token, q.id)
+        if tally is not None:
+            result(info, step, tally, mine)
+        return
+    if can_answer:
+        answer_widget(info, q, token, mine)
+        mine = attempt(store().mine, info.code, token, q.id)
+    if mine is None:
+        st.info("You have not answered yet." if can_answer else "You did not answer this question.")
+    else:
+        st.success(f"✓ You answered **{plain(mine, 30)}**. You can change it until the teacher reveals the answers.")
+
+
+def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
+    """The answer control for ``q``'s kind; a sent answer is recorded at once (refusals are shown)."""
+    if q.kind == "click":
+        fig = answers.clicks_figure(lesson.run(info.settings).x_t[0, 0], mine=q.value(mine) if mine else None,
+                                    title="the starting noise x_T: click a pixel", clickable=True)
+        ev = st.plotly_chart(fig, key=f"click_{q.id}", on_select="rerun", selection_mode="points",
+                             config={"displayModeBar": False})
+        pts = [p for p in (ev.selection.points if ev else []) if "x" in p and "y" in p]
+        if pts:
+            value = (float(pts[-1]["x"]), float(pts[-1]["y"]))
+            if st.session_state.get(f"_sent_{q.id}") != value:      # a selection stays: send it once
+                if attempt(store().answer, info.code, token, q.id, value, session=session_id()) is not None:
+                    st.session_state[f"_sent_{q.id}"] = value
+        return
+    with st.form(f"answer_{q.id}", border=True):
+        if q.kind == "choice":
+            idx = q.options.index(mine) if mine in q.options else None
+            value = st.radio("Your answer", q.options, index=idx, horizontal=True, key=f"a_{q.id}")
+        else:
+            start = float(mine) if mine is not None else q.lo
+            value = st.slider("Your answer", min_value=int(q.lo), max_value=int(q.hi), value=int(start),
+                              step=max(1, int(q.step)), key=f"a_{q.id}")
+        if st.form_submit_button("Send my answer", type="primary"):
+            if value is None:
+                st.error("Pick an answer first.")
+            else:
+                attempt(store().answer, info.code, token, q.id, value, session=session_id())
+
+
+def result(info: ClassInfo, step: lesson.LessonStep, tally: Tally, mine: str | None) -> None:
+    """After the reveal: the viewer's answer (if any), the class's spread and the measured truth."""
+    q, c = step.question, info.settings
+    t = lesson.truth(c)
+    truth = t.of(q.id)
+    cols = st.columns(3)
+    cols[0].metric("Your answer", mine if mine is not None else "—")
+    cols[1].metric("The class", f"{tally.n} answered", help="How many students answered before the reveal.")
+    cols[2].metric("Measured", truth if truth is not None else "never", help="Read off the class's run by the judge.")
+    spread(info, q, tally, truth, mine, key=f"res_{q.id}")
+    st.markdown(lesson.explain(q.id, t, c))
+
+
+def spread(info: ClassInfo, q, tally: Tally, truth: str | None, mine: str | None, key: str) -> None:
+    """The class's answers: bars for choices and numbers, dots on the image for clicks."""
+    if q.kind == "click":
+        final = lesson.run(info.settings).final[0, 0] if truth is not None else lesson.run(info.settings).x_t[0, 0]
+        fig = answers.clicks_figure(final, tally.points, truth=q.value(truth) if truth else None,
+                                    mine=q.value(mine) if mine else None,
+                                    title="the finished image" if truth is not None else "the starting noise x_T")
+    else:
+        fig = answers.spread_figure(tally.counts, truth=truth, mine=mine)
+    render.chart(fig, key=key)
