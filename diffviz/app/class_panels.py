@@ -29,19 +29,21 @@ def picture(info: ClassInfo, step: lesson.LessonStep, revealed: bool) -> None:
         return
     t = lesson.truth(c)
     if q.id == "first-read":
-        shown = [0]
-    else:
-        S = len(t.reads)
-        shown = sorted({0, S // 4, S // 2, (3 * S) // 4, S - 1} | ({t.settle} if t.settle is not None else set()))
+        render.chart(maps.image_figure(tr.pred_x0[0, 0].astype(np.float32), f"the first guess x̂0: the judge reads "
+                                       f"{t.reads[0]}", height=360, colorbar=False), key=f"pic_{q.id}_truth")
+        return
+    S = len(t.reads)
+    shown = sorted({0, S // 4, S // 2, (3 * S) // 4, S - 1} | ({t.settle} if t.settle is not None else set()))
     imgs = [tr.pred_x0[i, 0].astype(np.float32) for i in shown]
     st.image(images.panel_image(imgs, [f"step {i}: {t.reads[i]}" for i in shown], scale=6,
-                                title="the guess x̂0 and what the judge reads in it"), width="content")
+                                title="the guess at each step, and the digit the judge reads in it"),
+             width="content")
 
 
 def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_answer: bool) -> None:
     """A student's side of the question: answer (until the reveal), then their answer, the class's and the truth."""
     q = step.question
-    st.markdown(f"#### ❓ {q.prompt}")
+    st.markdown(f"#### :material/quiz: {q.prompt}")
     mine = attempt(store().mine, info.code, token, q.id) if token else None
     if q.id in info.revealed:
         tally = attempt(store().result, info.code, token, q.id)
@@ -54,7 +56,8 @@ def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_an
     if mine is None:
         st.info("You have not answered yet." if can_answer else "You did not answer this question.")
     else:
-        st.success(f"✓ You answered **{plain(mine, 30)}**. You can change it until the teacher reveals the answers.")
+        st.success(f"✓ You answered **{plain(shown(q, mine), 30)}**. You can change it until the teacher reveals "
+                   "the answers.")
 
 
 def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
@@ -67,9 +70,10 @@ def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
         pts = [p for p in (ev.selection.points if ev else []) if "x" in p and "y" in p]
         if pts:
             value = (float(pts[-1]["x"]), float(pts[-1]["y"]))
-            if st.session_state.get(f"_sent_{q.id}") != value:      # a selection stays: send it once
-                if attempt(store().answer, info.code, token, q.id, value, session=session_id()) is not None:
-                    st.session_state[f"_sent_{q.id}"] = value
+            new = st.session_state.get(f"_sent_{q.id}") != value           # a selection stays: send it once
+            if new and attempt(store().answer, info.code, token, q.id, value, session=session_id()) is not None:
+                st.session_state[f"_sent_{q.id}"] = value
+                st.rerun()                                                 # redraw with the new answer ringed
         return
     with st.form(f"answer_{q.id}", border=True):
         if q.kind == "choice":
@@ -92,9 +96,10 @@ def result(info: ClassInfo, step: lesson.LessonStep, tally: Tally, mine: str | N
     t = lesson.truth(c)
     truth = t.of(q.id)
     cols = st.columns(3)
-    cols[0].metric("Your answer", mine if mine is not None else "—")
+    cols[0].metric("Your answer", shown(q, mine) if mine is not None else "—")
     cols[1].metric("The class", f"{tally.n} answered", help="How many students answered before the reveal.")
-    cols[2].metric("Measured", truth if truth is not None else "never", help="Read off the class's run by the judge.")
+    cols[2].metric("Measured", shown(q, truth) if truth is not None else "never",
+                   help="Read off the class's run by the judge.")
     spread(info, q, tally, truth, mine, key=f"res_{q.id}")
     st.markdown(lesson.explain(q.id, t, c))
 
@@ -109,3 +114,11 @@ def spread(info: ClassInfo, q, tally: Tally, truth: str | None, mine: str | None
     else:
         fig = answers.spread_figure(tally.counts, truth=truth, mine=mine)
     render.chart(fig, key=key)
+
+
+def shown(q, text: str) -> str:
+    """An answer as a person reads it: a click as "x 13, y 11", anything else as it is."""
+    if q.kind == "click":
+        x, y = q.value(text)
+        return f"x {x:g}, y {y:g}"
+    return text

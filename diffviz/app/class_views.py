@@ -114,7 +114,7 @@ def teacher(info: ClassInfo, key: str) -> None:
         panels.picture(info, step, False)
     else:
         revealed = q.id in info.revealed
-        st.markdown(f"#### ❓ {q.prompt}")
+        st.markdown(f"#### :material/quiz: {q.prompt}")
         panels.picture(info, step, revealed)
         _live(info.code, key, i)
         r, again, _ = st.columns([1, 1, 2])
@@ -148,7 +148,7 @@ def _live(code: str, key: str, i: int) -> None:
     if q.id in info.revealed:
         t = lesson.truth(info.settings)
         truth = t.of(q.id)
-        st.markdown(f"**Revealed.** Measured: **{truth if truth is not None else 'never'}**. "
+        st.markdown(f"**Revealed.** Measured: **{panels.shown(q, truth) if truth is not None else 'never'}**. "
                     + lesson.explain(q.id, t, info.settings))
     panels.spread(info, q, tally, truth, None, key=f"live_{q.id}")
 
@@ -175,9 +175,9 @@ def student(info: ClassInfo) -> None:
     name.markdown(f"You are **{plain(me.name, 40)}**. Keep this page's address to come back as yourself.")
     with pop.popover("Change my name"):
         new = st.text_input("Your name", value=me.name, max_chars=30, key="s_name")
-        if st.button("Save", key="s_save") and new != me.name:
-            if attempt(store().rename, info.code, token, new, session=session_id()):
-                st.rerun()
+        if st.button("Save", key="s_save") and new != me.name \
+                and attempt(store().rename, info.code, token, new, session=session_id()):
+            st.rerun()
     if over:
         st.warning(OVER[over], icon=":material/lock:")
     steps = lesson.steps(info.settings)
@@ -191,6 +191,7 @@ def student(info: ClassInfo) -> None:
     _follow(info.code, _seen(info, follow), follow)
     step = steps[i]
     st.subheader(f"Step {i + 1} of {len(steps)}: {step.title}")
+    st.caption(f"The class runs on {lesson.describe(info.settings)}, whatever the sidebar says.")
     st.markdown(step.text)
     q = step.question
     panels.picture(info, step, q is not None and q.id in info.revealed)

@@ -64,7 +64,7 @@ def app_url() -> str:
     """The app's address as the browser sees it, without this page's path ($DIFFVIZ_PUBLIC_URL wins)."""
     url = os.environ.get("DIFFVIZ_PUBLIC_URL") or st.context.url or "http://localhost:8501"
     url = url.split("?")[0].rstrip("/")
-    return url[: -len("/class")] if url.endswith("/class") else url
+    return url.removesuffix("/class")
 
 
 def join_link(code: str) -> str:

@@ -16,36 +16,20 @@ import time
 from dataclasses import dataclass, field
 
 from diffviz.classroom import codes
+from diffviz.classroom.errors import (
+    AnswerRefused,
+    ClassError,
+    ClassOver,
+    UnknownClass,
+    UnknownStudent,
+    WrongKey,
+)
 from diffviz.classroom.limits import RateLimiter, TooMany
 from diffviz.classroom.questions import BadAnswer, Question, dumps, loads
 
 HOURS = 12                      # a class expires this long after it starts
 MAX_STUDENTS = 500              # joins beyond this are refused (a flood from many sessions)
 LIMITS = {"join": (5, 60.0), "answer": (30, 60.0), "rename": (10, 60.0), "class": (5, 600.0)}
-
-
-class ClassError(Exception):
-    """A refused request; the message says why, in words a student or teacher can act on."""
-
-
-class UnknownClass(ClassError):
-    pass
-
-
-class WrongKey(ClassError):
-    pass
-
-
-class UnknownStudent(ClassError):
-    pass
-
-
-class ClassOver(ClassError):
-    """The class was closed by its teacher or has expired."""
-
-
-class AnswerRefused(ClassError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,181 @@
+"""Class mode in a real browser: a teacher and two students, each in their own browser context.
+
+The teacher starts a class; the students open the join link (the app's URL + ?class=CODE) and get
+anonymous names (one renames itself); the teacher moves to the question and the students' pages
+follow; each answers; the teacher's live count reaches 2 of 2; before the reveal the students see
+only that they answered; the teacher reveals and every student sees their answer, the class's and the
+measured truth; the CSV export holds both answers and no secret. Screenshots at 1280×720 go to
+docs/screenshots/class-*.png.
+
+Needs /usr/bin/chromium and playwright: without them this fails under CI and is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    AppServer,
+    problems,
+    query,
+    screenshot,
+    settle,
+    unavailable,
+)
+
+pytestmark = pytest.mark.browser
+
+FOLLOW_MS = 8000          # the students' pages poll every 2 s; allow a loaded CI machine some slack
+SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    old = os.environ.get("DIFFVIZ_DATA")
+    os.environ["DIFFVIZ_DATA"] = str(tmp_path_factory.mktemp("class-data"))     # never the repo's data/
+    try:
+        app = AppServer().start()
+    finally:
+        if old is None:
+            os.environ.pop("DIFFVIZ_DATA")
+        else:
+            os.environ["DIFFVIZ_DATA"] = old
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        unavailable(f"playwright cannot be imported: {e}")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def person(browser):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US", timezone_id="UTC",
+                              accept_downloads=True)
+    ctx.set_default_timeout(90_000)
+    page = ctx.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return ctx, page
+
+
+def main_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def clean(page, where: str) -> None:
+    assert not problems(page), f"{where}: {problems(page)}"
+    assert not page.errors, f"{where}: script errors {page.errors}"
+
+
+class Laps:
+    """Prints how long each phase took (shown with pytest -s; the times are never asserted)."""
+
+    def __init__(self):
+        self.t0 = time.monotonic()
+
+    def __call__(self, what: str) -> None:
+        print(f"[{time.monotonic() - self.t0:5.1f} s] {what}")
+
+
+def test_a_teacher_and_two_students(chromium, server):
+    lap = Laps()
+    tctx, teacher = person(chromium)
+    teacher.goto(server.url("class"), wait_until="domcontentloaded")
+    settle(teacher)
+    teacher.get_by_role("button", name="Start a class").click()
+    teacher.wait_for_url(re.compile(r"key="))
+    settle(teacher, need_content=False)
+    clean(teacher, "teacher after Start")
+    lap('teacher started')
+    code, key = query(teacher.url)["class"], query(teacher.url)["key"]
+    assert re.fullmatch(r"[A-Z2-9]{8}", code)
+    assert teacher.locator('[data-testid="stMain"] [data-testid="stImage"] img').count() >= 1     # the QR code
+    assert f"/?class={code}" in main_text(teacher) and key not in main_text(teacher)
+
+    students = []
+    for _ in range(2):
+        ctx, page = person(chromium)
+        page.goto(server.url("", f"class={code}"), wait_until="domcontentloaded")      # the join link
+        page.wait_for_url(re.compile(r"me="))
+        settle(page, need_content=False)
+        clean(page, "student after joining")
+        assert "key" not in query(page.url) and key not in page.content()
+        assert re.search(r"You are \w+ \w+ \d+", main_text(page))
+        students.append((ctx, page))
+    lap('students joined')
+    (_, amy), (_, bea) = students
+    bea.get_by_role("button", name="Change my name").click()
+    bea.get_by_label("Your name").fill("Bea")
+    bea.get_by_role("button", name="Save").click()
+    bea.get_by_text("You are Bea").wait_for()
+    bea_url = bea.url
+    bea.reload(wait_until="domcontentloaded")                       # a reload: the same student
+    bea.get_by_text("You are Bea").wait_for()
+    assert bea.url == bea_url
+
+    lap('renamed')
+    teacher.get_by_role("button", name="Next ▶").click()
+    teacher.get_by_text("Step 2 of 4").wait_for()
+    for page in (amy, bea):                                         # the students follow
+        page.get_by_role("heading", name=re.compile("Step 2 of 4")).wait_for(timeout=FOLLOW_MS)
+        settle(page, need_content=False)
+    lap('followed')
+    for page, digit in ((amy, "3"), (bea, "8")):
+        form = page.locator('[data-testid="stForm"]')
+        form.locator('[data-testid="stRadio"] label').filter(has_text=re.compile(f"^{digit}$")).click()
+        form.get_by_role("button", name="Send my answer").click()
+        page.get_by_text(f"You answered {digit}").wait_for()
+        shown = main_text(page)
+        assert page.locator('[data-testid="stMetric"]').count() == 0 and "Measured" not in shown \
+            and "students answered" not in shown, "the class's spread or the truth showed before the reveal"
+    lap('answered')
+    teacher.get_by_text("2 of 2 students answered").wait_for(timeout=FOLLOW_MS)
+    screenshot(teacher, SHOTS / "class-teacher.png")
+
+    lap('live count')
+    teacher.get_by_role("button", name="Reveal to everyone").click()
+    teacher.get_by_text("Revealed.").wait_for()
+    for page, digit in ((amy, "3"), (bea, "8")):
+        page.get_by_text("Measured").wait_for(timeout=FOLLOW_MS)
+        settle(page, need_content=False)
+        clean(page, "student after the reveal")
+        metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+        assert metrics[0] == digit and metrics[1] == "2 answered" and re.fullmatch(r"\d", metrics[2])
+        assert f"read the first guess x̂0 as a {metrics[2]}" in main_text(page)
+    lap('revealed')
+    screenshot(bea, SHOTS / "class-student.png")
+
+    with teacher.expect_download() as dl:
+        teacher.get_by_role("button", name="Answers as CSV").click()
+    raw = Path(dl.value.path()).read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO(raw)))
+    assert sorted((r["name"] == "Bea", r["question"], r["answer"]) for r in rows) == \
+        [(False, "first-read", "3"), (True, "first-read", "8")]
+    assert key not in raw and query(amy.url)["me"] not in raw and query(bea.url)["me"] not in raw
+    lap('exported')
+    clean(teacher, "teacher after export")
+    for ctx in [tctx] + [c for c, _ in students]:
+        ctx.close()
