@@ -122,3 +122,16 @@ def test_the_truths_are_measured_on_the_class_run():
             assert all(r == 7 for r in reads[t.settle:]) and (t.settle == 0 or reads[t.settle - 1] != 7)
         seen.add((t.reads, t.centre))
     assert len(seen) == 3
+
+
+def test_a_student_explores_freely_and_rejoins(store):
+    new = store.create(lesson.questions(C), settings=C)
+    me = store.join(new.code)
+    at = app("pages/class.py", **{"class": new.code, "me": me.token})
+    assert at.subheader[0].value.startswith("Step 1 of 4")
+    at.toggle(key="p_follow").set_value(False).run()
+    assert at.query_params["follow"] == "false"
+    at.select_slider(key="p_lstep").set_value(3).run()
+    assert at.subheader[0].value.startswith("Step 4 of 4") and store.info(new.code).step == 0
+    at.toggle(key="p_follow").set_value(True).run()                  # rejoin: the teacher's step again
+    assert at.subheader[0].value.startswith("Step 1 of 4") and not messages(at)
