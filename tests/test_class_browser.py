@@ -177,5 +177,22 @@ def test_a_teacher_and_two_students(chromium, server):
     assert key not in raw and query(amy.url)["me"] not in raw and query(bea.url)["me"] not in raw
     lap('exported')
     clean(teacher, "teacher after export")
+
+    for _ in range(2):                                              # the click-on-the-image question
+        teacher.get_by_role("button", name="Next ▶").click()
+        settle(teacher, need_content=False)
+    amy.get_by_role("heading", name=re.compile("Step 4 of 4")).wait_for(timeout=FOLLOW_MS)
+    settle(amy, need_content=False)
+    box = amy.locator('[data-testid="stPlotlyChart"]').first.bounding_box()
+    amy.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    amy.get_by_text(re.compile(r"You answered x \d+, y \d+")).wait_for()
+    teacher.get_by_text("1 of 2 students answered").wait_for(timeout=FOLLOW_MS)
+    teacher.get_by_role("button", name="Reveal to everyone").click()
+    amy.get_by_text("Measured").wait_for(timeout=FOLLOW_MS)
+    settle(amy, need_content=False)
+    metrics = amy.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    assert re.fullmatch(r"x \d+, y \d+", metrics[0]) and re.fullmatch(r"x [\d.]+, y [\d.]+", metrics[2])
+    clean(amy, "student after the click question's reveal")
+    lap("click question")
     for ctx in [tctx] + [c for c, _ in students]:
         ctx.close()
