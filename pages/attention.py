@@ -9,9 +9,7 @@ from diffviz.figures import curves, maps
 from diffviz.model import zoo
 from diffviz.probe import readings
 
-s = settings.settings()
-notices.scoped("attention", "level")   # "level" means something else on pages 4 and 5
-model, meta = runs.load_model(s.model)
+s, model, meta = runs.open_page("attention", "level")   # "level" means something else on other pages
 cfg = model.config
 KEYS = model.capture_keys()
 

@@ -3,12 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, pictures, render, runs, settings
+from diffviz.app import notices, params, pictures, render, runs
 from diffviz.diffusion.schedulers import SCHEDULES, NoiseSchedule
 from diffviz.figures import curves, equations, images, maps
 
-s = settings.settings()
-model, meta = runs.load_model(s.model)
+s, model, meta = runs.open_page("forward")
 cfg = model.config
 trained = runs.schedule_name(meta)
 

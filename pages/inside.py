@@ -9,9 +9,7 @@ from diffviz.probe import readings
 
 TOP = 16
 
-s = settings.settings()
-notices.scoped("inside", "level")   # "level" means something else on pages 5 and 6
-model, _ = runs.load_model(s.model)
+s, model, _ = runs.open_page("inside", "level")   # "level" means something else on other pages
 cfg = model.config
 L = cfg.levels
 STAGES = [f"encoder.{k}" for k in range(L)] + ["bottleneck"] + [f"decoder.{k}" for k in reversed(range(L))]

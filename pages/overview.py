@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from diffviz.app import notices, params, render, runs, settings
+from diffviz.app import notices, params, render, runs
 from diffviz.figures import curves, diagram, images, maps
 from diffviz.model.unet import count_parameters
 
-s = settings.settings()
-model, meta = runs.load_model(s.model)
+s, model, meta = runs.open_page("overview")
 cfg = model.config
 H, ch, L = cfg.image_size, cfg.channels, cfg.levels
 what = "a caption" if cfg.conditioning == "text" else "a digit label"

@@ -7,13 +7,11 @@ from diffviz.app import notices, params, quality, render, runs, settings
 from diffviz.figures import curves, maps
 from diffviz.model import zoo
 from diffviz.model.interventions import Interventions
-from diffviz.probe import readings
+from diffviz.probe import readings, skips
 
 TOP = 8
 
-s = settings.settings()
-notices.scoped("skips", "level")   # "level" means something else on pages 4 and 6
-model, _ = runs.load_model(s.model)
+s, model, _ = runs.open_page("skips", "level")   # "level" means something else on other pages
 cfg = model.config
 L = cfg.levels
 
@@ -110,17 +108,7 @@ cut = params.float_param("cut", "Frequency cut (fraction of the finest frequency
                           "(1 = stripes two pixels apart).")
 
 
-def frequency_summary():
-    out = {}
-    for k in range(L):
-        for part, key in (("skip", f"decoder.{k}.skip"), ("backbone", f"decoder.{k}.upsample")):
-            x = readings.stack_steps(traj.traces, key)                    # (S, C, H, W)
-            out[(k, part, "high")] = readings.high_shares(x, cut)
-            out[(k, part, "rms")] = readings.level_stats(traj.traces, key)["rms"]
-    return out
-
-
-freq = runs.derived(("skips-freq", runs.run_key(s), cut), frequency_summary)
+freq = runs.derived(("skips-freq", runs.run_key(s), cut), lambda: skips.skip_backbone_summary(traj.traces, L, cut))
 a, b = st.columns(2)
 with a:
     render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "rms")],
@@ -194,7 +182,7 @@ compare_retrained()
 notices.show_code(f"""
 from diffviz.diffusion import sampling
 from diffviz.model import zoo
-from diffviz.probe import readings
+from diffviz.probe import readings, skips
 from diffviz.model.interventions import Interventions
 model, _ = zoo.load("{s.model}")
 run = dict(sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g}, seeds=[{s.seed}])

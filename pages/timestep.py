@@ -10,8 +10,7 @@ from diffviz.figures import curves, maps
 from diffviz.model.layers import sinusoidal_embedding
 from diffviz.probe import readings
 
-s = settings.settings()
-model, meta = runs.load_model(s.model)
+s, model, meta = runs.open_page("timestep")
 cfg = model.config
 SWEEP = np.arange(0, 1000, 5)                         # t values for the FiLM sweep (one batched call)
 TOLD = list(range(0, 1000, 100)) + [999]               # t values the model can be told (one batched call)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from diffviz.figures import curves, diagram, maps, palette, style
+from diffviz.figures import curves, diagram, maps, style
 
 
 def js(fig) -> dict:

@@ -29,8 +29,9 @@ def _init_from_url(name: str, key: str, default, parse) -> None:
     st.session_state[key] = value
 
 
-def _sync_url(name: str, value, default) -> None:
-    text = _fmt(value)
+def _sync_url(name: str, value, default, text: str | None = None) -> None:
+    """Write the widget's value back to the address bar (removed when it is the default)."""
+    text = _fmt(value) if text is None else text
     if value == default:
         if name in st.query_params:
             del st.query_params[name]
@@ -176,12 +177,7 @@ def toggle_param(name: str, label: str, default: bool = False, where=None, **kw)
         raise ValueError(f"“{plain(raw, 20)}” is not true or false")
     _init_from_url(name, key, bool(default), parse)
     value = bool(where.toggle(label, key=key, **kw))
-    text = "true" if value else "false"
-    if value == default:
-        if name in st.query_params:
-            del st.query_params[name]
-    elif st.query_params.get(name) != text:
-        st.query_params[name] = text
+    _sync_url(name, value, default, "true" if value else "false")
     return value
 
 

@@ -17,8 +17,8 @@ import streamlit as st
 import torch
 
 from diffviz.app.cache import BoundedCache
-from diffviz.app.notices import plain
-from diffviz.app.settings import Settings
+from diffviz.app.notices import plain, scoped
+from diffviz.app.settings import Settings, settings
 from diffviz.diffusion import sampling
 from diffviz.model import zoo
 from diffviz.model.checkpoint import CheckpointError
@@ -29,6 +29,16 @@ PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nb
 
 
 # ---------------------------------------------------------------- models and cached runs
+
+def open_page(page: str, *own: str):
+    """Every page's preamble: (settings, model, meta) for the session; `own` names URL parameters
+    that mean something else on other pages (e.g. "level"), forgotten when another page set them."""
+    s = settings()
+    if own:
+        scoped(page, *own)
+    model, meta = load_model(s.model)
+    return s, model, meta
+
 
 def load_model(name: str):
     """The shared model instance (loaded once per process), or an error message and stop."""

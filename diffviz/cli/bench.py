@@ -24,13 +24,20 @@ import sys
 from diffviz.evaluation.speed import STEPS, measure
 
 
-def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(prog="python -m diffviz.cli.bench", description=__doc__.split("\n")[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of diffviz-bench."""
+    p = argparse.ArgumentParser(prog="diffviz-bench", description=__doc__.split("\n")[0])
     p.add_argument("--json", action="store_true", help="print one JSON object (else one line per key)")
     p.add_argument("--repeats", type=int, default=5, help="interleaved rounds; medians are reported")
     p.add_argument("--steps", type=int, default=STEPS, help="sampling steps per trajectory")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--quick", action="store_true", help="a smoke run: 1 repeat, 5 steps, 3 forwards")
+    return p
+
+
+def main(argv=None) -> dict:
+    """diffviz-bench: parse the command line and run."""
+    p = parser()
     args = p.parse_args(argv)
     if args.quick:
         res = measure(repeats=1, steps=5, threads=args.threads, forwards=3)

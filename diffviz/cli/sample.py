@@ -28,8 +28,9 @@ from diffviz.model import checkpoint, zoo
 PROMPT = getattr(defaults, "PROMPT", "a large red circle at the top left")
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m diffviz.cli.sample", description=__doc__.splitlines()[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of diffviz-sample."""
+    p = argparse.ArgumentParser(prog="diffviz-sample", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="mnist",
                    help=f"a zoo name ({', '.join(zoo.names())}) or a checkpoint prefix path")
     p.add_argument("--label", type=int, action="append", default=None,
@@ -80,7 +81,8 @@ def label_rows(path: Path, names: list[str], row_height: int, pad: int) -> None:
 
 
 def main(argv=None) -> int:
-    p = _parser()
+    """diffviz-sample: draw a grid of samples from a zoo model or checkpoint."""
+    p = parser()
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -15,7 +15,7 @@ from diffviz.data.shapes_check import validate_checker
 
 def main(argv=None) -> None:
     """CLI: `python -m diffviz.cli.shapes --validate 2000` prints the checker agreement."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="diffviz-shapes", description=__doc__.splitlines()[0])
     parser.add_argument("--validate", type=int, metavar="N", required=True,
                         help="number of random scenes to render and check")
     parser.add_argument("--seed", type=int, default=0)

@@ -17,6 +17,7 @@ from diffviz.training.loop import train
 
 
 def parse_args(argv=None):
+    """The command line of diffviz-train, parsed."""
     p = argparse.ArgumentParser(prog="diffviz-train", description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="mnist", help="model preset (mnist, shapes, tiny)")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",

@@ -37,6 +37,8 @@ def make_betas(schedule: str, T: int = 1000, beta_start: float = 1e-4, beta_end:
 
 @dataclass
 class StepOutput:
+    """What one sampler step returns: x_{t-1} and the guess x̂0."""
+
     prev_sample: torch.Tensor        # x_{t-1} (the next, slightly cleaner image)
     pred_original_sample: torch.Tensor  # x̂0
 

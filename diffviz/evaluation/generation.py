@@ -43,4 +43,5 @@ def generate(model, conds, seeds, sampler: str, steps: int, guidance: float, bat
 
 
 def draw_seeds(n: int, draw: int, seed: int = 0) -> list[int]:
+    """Seeds of draw `draw`: sample i uses seed + draw * DRAW_STRIDE + i (draws never share a seed)."""
     return [seed + draw * DRAW_STRIDE + i for i in range(n)]

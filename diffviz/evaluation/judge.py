@@ -151,6 +151,7 @@ def classify(x, judge: JudgeNet | None = None) -> np.ndarray:
 
 
 def accuracy(x, y, judge: JudgeNet | None = None) -> float:
+    """Share of images `x` the judge reads as their labels `y`."""
     return float((classify(x, judge) == np.asarray(y)).mean())
 
 

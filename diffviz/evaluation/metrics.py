@@ -83,6 +83,7 @@ def memorisation_share(distances, threshold: float) -> float:
 
 
 def mean_std(values) -> dict:
+    """Mean, sample standard deviation and count of a list of draws."""
     v = np.asarray(values, dtype=np.float64)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
             "draws": [float(x) for x in v]}

@@ -90,6 +90,7 @@ def fd_floor(ref: Reference, n_per_digit: int = 50, draws: int = 5, judge_net=No
 
 
 def reference_memorisation(ref: Reference) -> dict:
+    """The memorisation threshold and the share real held-out digits reach (the reference for samples)."""
     return {"threshold": ref.threshold,
             "threshold_what": "median pixel-L2 distance from a training digit to its nearest other training digit",
             "held_out_share": memorisation_share(ref.held_nn, ref.threshold),

@@ -64,6 +64,7 @@ def format_report(r: dict) -> str:
 
 
 def format_text_report(name: str, r: dict) -> str:
+    """A text model's report (caption match, attention inside its shape) as a few lines of text."""
     def pct(v):
         return "–" if v is None else f"{v:.1%}"
 

@@ -71,6 +71,7 @@ def _timed(fn) -> float:
 
 
 def measure(repeats: int = 5, steps: int = STEPS, threads: int = 2, forwards: int = 10) -> dict:
+    """Speed and capture figures of the shipped model (forward, trajectory, capture overhead, peer ratio), medians of `repeats`."""
     torch.set_num_threads(threads)
     model, weights = load_model()
     cfg = model.config

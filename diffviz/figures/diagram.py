@@ -19,6 +19,7 @@ from diffviz.figures.style import _finish
 # ---------------------------------------------------------------- the U-Net diagram
 
 def fmt_shape(shape) -> str:
+    """A tensor shape as '(1, 32, 28, 28)', or '?' when unknown."""
     return "(" + ", ".join(str(int(s)) for s in shape) + ")" if shape is not None else "?"
 
 

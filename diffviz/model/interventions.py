@@ -65,15 +65,18 @@ def current() -> Interventions | None:
 
 
 def skip_scale(level: int) -> float:
+    """The factor on decoder level `level`'s skip under the active interventions (1 = untouched)."""
     iv = _ACTIVE.get()
     return 1.0 if iv is None else float(iv.skip_scale.get(level, 1.0))
 
 
 def backbone_scale(level: int) -> float:
+    """The factor on what comes up from below into decoder level `level` (1 = untouched)."""
     iv = _ACTIVE.get()
     return 1.0 if iv is None else float(iv.backbone_scale.get(level, 1.0))
 
 
 def attention_is_off(level: int) -> bool:
+    """Whether attention at this level is switched off by the active interventions."""
     iv = _ACTIVE.get()
     return iv is not None and level in iv.attention_off

@@ -32,6 +32,8 @@ class UnknownModelError(ValueError, KeyError):
 
 @dataclass(frozen=True)
 class Entry:
+    """One model of the zoo: its name, a line for the picker, where its files are, its default guidance."""
+
     name: str
     description: str            # one line, for the app's model picker
     kind: str                   # "class" (digit label) or "text" (caption)
@@ -91,6 +93,7 @@ def describe(name: str) -> str:
 
 
 def default_device() -> str:
+    """'cuda' when a GPU is there, else 'cpu'."""
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 

@@ -87,5 +87,6 @@ def diffusion_loss(model, sched: NoiseSchedule, x0, cond, gen, cfg_drop: float, 
 
 
 def model_null(model, B):
+    """The model's null condition for a batch of B (DDP-wrapped or not), on the CPU."""
     m = model.module if hasattr(model, "module") else model
     return m.null_condition(B).cpu()

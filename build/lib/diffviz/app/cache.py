@@ -1,0 +1,58 @@
+"""A small, thread-safe, size-bounded cache for sampling runs, keyed by plain values.
+
+Thirty students opening the same link ask for the same key at the same moment: the first one
+computes, the others wait on that key's lock and get the same (read-only) object.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+
+class BoundedCache:
+    """Least-recently-used cache bounded by entry count and by total bytes (``size(value)``)."""
+
+    def __init__(self, max_entries: int = 48, max_bytes: int = 768 * 2**20, size=lambda v: 0):
+        self.max_entries, self.max_bytes, self.size = max_entries, max_bytes, size
+        self._data: OrderedDict = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._key_locks: dict = {}
+        self.computed = 0                                  # how many times `compute` actually ran
+
+    def get_or_compute(self, key, compute):
+        """The cached value for ``key``, computing it (once, even under concurrency) if needed."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key][0]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._data:
+                    self._data.move_to_end(key)
+                    return self._data[key][0]
+            value = compute()
+            nbytes = int(self.size(value))
+            with self._lock:
+                self.computed += 1
+                self._data[key] = (value, nbytes)
+                self._bytes += nbytes
+                while len(self._data) > self.max_entries or (self._bytes > self.max_bytes and len(self._data) > 1):
+                    _, (_, b) = self._data.popitem(last=False)
+                    self._bytes -= b
+                self._key_locks.pop(key, None)
+            return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self._bytes = 0

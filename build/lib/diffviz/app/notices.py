@@ -1,0 +1,86 @@
+"""The one Streamlit-aware module: the shared sidebar, permalink state, cached model and runs.
+
+Every widget that matters is bound to a query parameter of the same name, so the address bar
+always holds the whole view: a teacher copies it, a student opening it sees the same images.
+Values from the address are parsed, validated and clamped; a bad one gives a short notice and
+falls back to its default. Nothing from the address is ever rendered as HTML, and text from it
+is escaped before it reaches Markdown (no links or images can be smuggled in).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+_MD_SPECIAL = "\\`*_{}[]()<>#+-.!|$~:"
+
+
+# ---------------------------------------------------------------- notices and explanations
+
+def plain(text, limit: int = 80) -> str:
+    """Text from outside (the address, an upload's name) made safe for Markdown: cut and escaped."""
+    text = str(text).replace("\n", " ")
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return "".join("\\" + c if c in _MD_SPECIAL else c for c in text)
+
+
+def notice(msg: str) -> None:
+    """A short notice (e.g. a bad link value) at the top of the page.
+
+    Before `show_notices` has run in this script run, notices are queued; afterwards (the page's
+    own parameters) they go straight into the box `show_notices` left at the top.
+    """
+    box = st.session_state.get("_notice_box")
+    if box is not None:
+        box.warning(msg, icon=":material/link:")
+        return
+    st.session_state.setdefault("_notices", [])
+    if msg not in st.session_state["_notices"]:
+        st.session_state["_notices"].append(msg)
+
+
+def show_notices() -> None:
+    """Show and clear the queued notices; keep a box at this spot for the page's later notices."""
+    box = st.container()
+    for msg in st.session_state.pop("_notices", []):
+        box.warning(msg, icon=":material/link:")
+    st.session_state["_notice_box"] = box
+
+
+def intro(title: str, what: str, try_this: str) -> None:
+    """Page title, two or three plain sentences, and a "try this — you should see" prompt."""
+    st.title(title)
+    st.markdown(what)
+    st.info("**Try this — you should see:** " + try_this, icon=":material/science:")
+
+
+def run_code(s, capture_select) -> str:
+    """The first lines of a page's code snippet for settings `s`: load the model, make the captured run shown."""
+    return ('from diffviz.diffusion import sampling\n'
+            'from diffviz.model import zoo\n'
+            'from diffviz.probe import readings\n'
+            f'model, _ = zoo.load("{s.model}")\n'
+            f'traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, '
+            f'guidance={s.guidance:g},\n'
+            f'                    seeds=[{s.seed}], capture_select={capture_select!r})\n')
+
+
+def show_code(code: str) -> None:
+    """A "show the code" expander with the few lines of diffviz behind the view."""
+    with st.expander("Show the code"):
+        st.code(code.strip(), language="python")
+
+
+def scoped(owner: str, *names: str) -> None:
+    """Forget these parameters' widget values when another page set them last.
+
+    Pages may use one name for different widgets ("level" is a stage on one page and an attention
+    block on another); Streamlit would hand the new widget a stale value or none at all. Call at the
+    top of a page: a name last drawn by a different ``owner`` starts again from the link or its default.
+    Pages that share ``owner`` (e.g. the same step slider) keep sharing the value.
+    """
+    for name in names:
+        key, tag = f"p_{name}", f"_owner_p_{name}"
+        if st.session_state.get(tag) != owner:
+            st.session_state.pop(key, None)
+            st.session_state[tag] = owner

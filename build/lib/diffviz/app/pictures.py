@@ -1,0 +1,88 @@
+"""The one Streamlit-aware module: the shared sidebar, permalink state, cached model and runs.
+
+Every widget that matters is bound to a query parameter of the same name, so the address bar
+always holds the whole view: a teacher copies it, a student opening it sees the same images.
+Values from the address are parsed, validated and clamped; a bad one gives a short notice and
+falls back to its default. Nothing from the address is ever rendered as HTML, and text from it
+is escaped before it reaches Markdown (no links or images can be smuggled in).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+from diffviz.app.notices import plain
+from diffviz.app.params import int_param
+from diffviz.app.settings import Settings
+
+# ---------------------------------------------------------------- a picture to noise
+
+@dataclass
+class Picture:
+    """A clean image x0 for the forward-process views, and what it shows."""
+
+    x0: np.ndarray                     # (C, H, W) in [-1, 1]
+    condition: object                  # the label or caption the model is told
+    description: str                   # plain text, for a caption
+    key: str                           # short identifier (for file names)
+
+
+@st.cache_data(show_spinner="Loading the held-out MNIST digits…", max_entries=1)
+def _held_digits():
+    from diffviz.data import digits
+    return digits.mnist("held")
+
+
+def pick_picture(s: Settings, cfg, default_digit: int = 354) -> Picture:
+    """Choose a clean image: a held-out digit (``digit`` link value) or an upload; a scene for RGB models.
+
+    An upload is never written to disk or part of the link; a broken one is explained and ignored.
+    """
+    from diffviz.data import uploads
+    upload = None
+    if cfg.in_channels == 1:
+        xs, ys = _held_digits()
+        c1, c2 = st.columns([1, 2])
+        i = int_param("digit", f"Held-out digit (0..{len(xs) - 1})", 0, len(xs) - 1, default_digit, where=c1,
+                      kind="number", help="One of the 500 MNIST digits the model never trained on.")
+        with c2:
+            upload = _uploaded(cfg, uploads)
+        if upload is not None:
+            return Picture(upload[0], s.label, f"your upload ({upload[1]})", "upload")
+        return Picture(xs[i], int(ys[i]),
+                       f"held-out digit #{i}, a {int(ys[i])}", f"digit{i}")
+    from diffviz.data import shapes
+    upload = _uploaded(cfg, uploads)
+    if upload is not None:
+        return Picture(upload[0], s.prompt, f"your upload ({upload[1]})", "upload")
+    try:
+        scene = shapes.parse_caption(s.prompt)
+        note = f"the scene the caption describes: “{plain(s.prompt)}”"
+    except ValueError as e:
+        scene = shapes.random_scene(np.random.default_rng(s.seed))
+        st.info(f"The caption does not describe a scene the renderer can draw ({plain(e, 200)}); "
+                f"showing a random scene from the seed instead.", icon=":material/info:")
+        note = f"a random scene: “{shapes.caption(scene)}”"
+    x0 = shapes.render(scene).transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+    return Picture(x0, shapes.caption(scene), note, "scene")
+
+
+def _uploaded(cfg, uploads):
+    """(x0, name) from the uploader, or None; a bad file gets a warning saying what was wrong."""
+    what = "a digit (dark on light paper is fine)" if cfg.in_channels == 1 else "a picture"
+    f = st.file_uploader(f"…or upload {what}", type=list(uploads.FORMATS), key="upload",
+                         max_upload_size=uploads.MAX_BYTES // 2**20,
+                         help=f"At most {uploads.MAX_BYTES // 2**20} MB and {uploads.MAX_SIDE}×{uploads.MAX_SIDE} "
+                              "pixels. Kept in memory only; not part of the link.")
+    if f is None:
+        return None
+    try:
+        x = uploads.load_upload(f.getvalue(), cfg.in_channels, cfg.image_size)
+    except uploads.UploadError as e:
+        st.warning(f"Your upload “{plain(f.name, 60)}” cannot be used: {plain(e, 300)} "
+                   "Showing the held-out example instead.", icon=":material/broken_image:")
+        return None
+    return x, plain(f.name, 60)

@@ -1,0 +1,44 @@
+"""The one Streamlit-aware module: the shared sidebar, permalink state, cached model and runs.
+
+Every widget that matters is bound to a query parameter of the same name, so the address bar
+always holds the whole view: a teacher copies it, a student opening it sees the same images.
+Values from the address are parsed, validated and clamped; a bad one gives a short notice and
+falls back to its default. Nothing from the address is ever rendered as HTML, and text from it
+is escaped before it reaches Markdown (no links or images can be smuggled in).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from diffviz.figures.images import upscale
+
+# ---------------------------------------------------------------- figures and images
+
+_TEXT = {"light": "#262730", "dark": "#fafafa"}
+
+
+def chart(fig, key: str | None = None, where=None, **kw) -> None:
+    """Show a plotly figure in the app's theme, without the toolbar, with full-contrast text.
+
+    Streamlit's plotly theme draws text in a faded grey; when the browser has told us whether the
+    theme is light or dark we use the theme's own text colour instead (a projector needs contrast).
+    """
+    colour = _TEXT.get(getattr(st.context.theme, "type", None) or "")
+    if colour:
+        fig.update_layout(font_color=colour)
+    config = {"displayModeBar": False, **kw.pop("config", {})}
+    (where or st).plotly_chart(fig, key=key, config=config, **kw)
+
+
+def image(x, caption: str | None = None, width: int = 224, where=None) -> None:
+    """Show a (C, H, W) image in [-1, 1], scaled up with nearest neighbours (never blurred)."""
+    (where or st).image(upscale(x, width), caption=caption, width=width)
+
+
+def plot(fig, key: str | None = None, where=None) -> None:
+    """Show a plotly figure in Streamlit's light/dark theme, without plotly's logo: at full width, or at
+    its own pixel width when it has one (rows of images keep their panels together and square)."""
+    fixed = fig.layout.width is not None
+    (where or st).plotly_chart(fig, width="content" if fixed else "stretch", key=key,
+                               config={"displaylogo": False, "responsive": not fixed})

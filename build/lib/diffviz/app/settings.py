@@ -1,0 +1,161 @@
+"""The one Streamlit-aware module: the shared sidebar, permalink state, cached model and runs.
+
+Every widget that matters is bound to a query parameter of the same name, so the address bar
+always holds the whole view: a teacher copies it, a student opening it sees the same images.
+Values from the address are parsed, validated and clamped; a bad one gives a short notice and
+falls back to its default. Nothing from the address is ever rendered as HTML, and text from it
+is escaped before it reaches Markdown (no links or images can be smuggled in).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from diffviz.app.notices import show_notices
+from diffviz.app.params import (
+    _clamped_int,
+    _init_from_url,
+    _sync_url,
+    choice_param,
+    float_param,
+    int_param,
+    text_param,
+)
+
+_THREADS_SET = threading.Lock()
+_threads_done = False
+
+
+def init_torch(threads: int = 2) -> None:
+    """Set torch's thread count once per process (the app's start-up)."""
+    global _threads_done
+    with _THREADS_SET:
+        if not _threads_done:
+            torch.set_num_threads(threads)
+            _threads_done = True
+
+
+# ---------------------------------------------------------------- the shared sidebar
+
+@dataclass(frozen=True)
+class Settings:
+    """What the sidebar chose: the same for every page."""
+
+    model: str
+    seed: int
+    sampler: str
+    steps: int
+    label: int
+    prompt: str
+    guidance: float
+    kind: str                                  # "class" or "text"
+
+    @property
+    def condition(self):
+        """The label (class models) or the caption (text models)."""
+        return self.prompt if self.kind == "text" else self.label
+
+    def run_key(self) -> tuple:
+        return (self.model, self.seed, self.sampler, self.steps, self.condition, self.guidance)
+
+
+def sidebar() -> Settings:
+    """Draw the shared sidebar and return its settings."""
+    from diffviz.data import text
+    from diffviz.diffusion import defaults
+    from diffviz.model import zoo
+    st.session_state.pop("_notice_box", None)                # a new run: notices queue until shown
+    st.session_state["_sidebar_run"] = _this_run()
+    sb = st.sidebar
+    names = zoo.available()
+    if not names:
+        st.error("No trained model was found in models/. Reinstall the project or train one "
+                 "(python -m diffviz.cli.train ... --export models/mnist).")
+        st.stop()
+    model = choice_param("model", "Model", names, "mnist" if "mnist" in names else names[0], where=sb,
+                         format_func=lambda n: n, help="Trained U-Nets shipped with diffviz.")
+    sb.caption(zoo.describe(model))
+    kind = zoo.MODELS[model].kind
+    seed = int_param("seed", "Seed", 0, 9999, defaults.SEED, where=sb, kind="number",
+                     help="Same seed, same starting noise, same images.")
+    sampler = choice_param("sampler", "Sampler", ["ddim", "ddpm"], defaults.SAMPLER, where=sb,
+                           format_func=str.upper, widget="radio",
+                           help="DDIM: deterministic, few steps. DDPM: adds fresh noise every step, needs more.")
+    hi = 250 if sampler == "ddpm" else 100
+    steps = int_param("steps", "Sampling steps", 5, hi, defaults.STEPS if sampler == "ddim" else 100, where=sb,
+                      help="How many times the U-Net is run to go from pure noise to an image.")
+    label, prompt = defaults.LABEL, defaults.PROMPT
+    if kind == "class":
+        label = choice_param("label", "Digit to draw", list(range(10)), defaults.LABEL, where=sb)
+    else:
+        prompt = text_param("prompt", "Caption", defaults.PROMPT, text.validate_caption, where=sb,
+                            help="Words the model knows: " + " ".join(text.WORDS))
+    guidance = float_param("guidance", "Guidance scale w", 1.0, 6.0, zoo.MODELS[model].default_guidance, 0.5,
+                           where=sb, help="ε̂ = ε_uncond + w (ε_cond − ε_uncond); 1 = no guidance.")
+    return Settings(model, seed, sampler, steps, label, prompt, guidance, kind)
+
+
+def _this_run():
+    """An object unique to the current script run (None when Streamlit does not say)."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx()
+        return ctx.cursors if ctx is not None else None      # a fresh dict at every run's reset
+    except Exception:
+        return None
+
+
+def _leave_pages_folder_mode() -> None:
+    """Rerun through app.py when Streamlit ran this page on its own in its old pages-folder mode.
+
+    Because app.py sits beside a ``pages/`` folder, a freshly started server runs pages/x.py alone
+    for a request to /x (a shared permalink) until some session has opened "/" and called
+    st.navigation. This flips the same switch st.navigation flips, then reruns: app.py runs, its
+    navigation finds the same page by its url_path, and the link's query parameters are kept.
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:                                       # a future Streamlit without the old mode
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def settings() -> Settings:
+    """The sidebar's settings for this run (drawn by app.py before the page runs).
+
+    A page run on its own (Streamlit's old pages-folder mode, or a test running the page file)
+    draws the sidebar and the notices itself, on every run, so it works the same.
+    """
+    s = st.session_state.get("settings")
+    run = _this_run()
+    if s is None or (run is not None and st.session_state.get("_sidebar_run") is not run):
+        _leave_pages_folder_mode()
+        st.set_page_config(page_title="diffviz — inside a diffusion U-Net", layout="wide")
+        s = st.session_state["settings"] = sidebar()
+        show_notices()
+    return s
+
+
+def step_param(s: Settings, default: int | None = None, where=None, label: str = "Sampling step") -> int:
+    """The ``step`` slider (0 = the first, noisiest step .. steps − 1), shared by the U-Net pages.
+
+    Bound to the query parameter ``step`` like `int_param`, but with its own widget key: the denoising
+    page has a different slider under ``p_step``, and Streamlit hands a widget no value (its minimum)
+    when the same key belonged to another widget in the previous run.
+    """
+    where = where or st
+    key, hi = "p_unet_step", s.steps - 1
+    d = min(s.steps // 2 if default is None else default, hi)
+    _init_from_url("step", key, d, _clamped_int("step", 0, hi))
+    st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)
+    value = where.slider(label, min_value=0, max_value=hi, step=1, key=key,
+                         help="Which step of the sampling run to look at: 0 starts from pure noise "
+                              "(t = 999), the last step gives the finished image.") if hi > 0 else 0
+    _sync_url("step", int(value), d)
+    return int(value)
