@@ -4,7 +4,7 @@ The address decides who is looking (see diffviz/app/classroom.py): no class yet,
 (?class=CODE&me=TOKEN) or the teacher (?class=CODE&key=KEY). The store decides what each may do.
 """
 
-from diffviz.app import classroom, settings
+from diffviz.app import class_views, settings
 
 s = settings.settings()
-classroom.page(s)
+class_views.page(s)

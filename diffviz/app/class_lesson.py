@@ -29,6 +29,8 @@ LESSON_ID = "builtin-first-guesses"
 
 @dataclass(frozen=True)
 class LessonStep:
+    """One step of a lesson: its title, what to look at, and at most one question."""
+
     title: str
     text: str                       # Markdown: what to look at (facts in it are from the class's run)
     question: Question | None = None
@@ -70,6 +72,7 @@ def as_settings(c: dict) -> Settings:
 
 
 def describe(c: dict) -> str:
+    """A class's settings in words, e.g. "model mnist, seed 0, digit 7, DDIM 25 steps, guidance 2"."""
     return (f"model {c['model']}, seed {c['seed']}, digit {c['label']}, {str(c['sampler']).upper()} "
             f"{c['steps']} steps, guidance {float(c['guidance']):g}")
 

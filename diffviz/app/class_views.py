@@ -33,6 +33,28 @@ from diffviz.classroom import codes
 from diffviz.classroom.store import ClassInfo
 from diffviz.figures import maps
 
+
+def page(s) -> None:
+    """The "Teach a class" page: route by the address (see `diffviz.app.classroom`'s docstring)."""
+    raw = st.query_params.get("class")
+    if raw is None:
+        landing(s)
+        return
+    code = codes.normalise_code(raw)
+    if code is None:
+        st.error(f"“{plain(raw, 20)}” is not a class code: a code is 8 letters and digits, e.g. K7QM3XWP.")
+        join_box()
+        return
+    info = attempt(store().info, code)
+    if info is None:
+        join_box()
+        return
+    if "key" in st.query_params:
+        teacher(info, st.query_params["key"])
+    else:
+        student(info)
+
+
 OVER = {"closed": "This class has been closed by its teacher: it takes no more answers.",
         "expired": "This class has expired: it takes no more answers."}
 

@@ -8,8 +8,9 @@ new session on every reconnect; the address stays):
     ?class=CODE&me=TOKEN            that student's own link: their name and answers
     ?class=CODE&key=KEY             the teacher's own link: steer, reveal, export, close
 
-The store (`diffviz.classroom`) decides what each may do; this module only shows it. Pages for the
-teacher and the student are in `class_views`; the lesson and its measured truths in `class_lesson`.
+The store (`diffviz.classroom`) decides what each may do; this module opens it and starts or joins
+classes. The views (and the routing by address) are in `class_views`, one step's panels in
+`class_panels`, the lesson and its measured truths in `class_lesson`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import streamlit as st
 
 from diffviz.app import class_lesson as lesson
 from diffviz.app.notices import plain
-from diffviz.classroom import codes
 from diffviz.classroom.config import open_store
 from diffviz.classroom.store import ClassError, ClassStore
 
@@ -68,29 +68,8 @@ def app_url() -> str:
 
 
 def join_link(code: str) -> str:
+    """The link students open: the app's address with ``?class=CODE`` (no key, no token)."""
     return f"{app_url()}/?class={code}"
-
-
-def page(s) -> None:
-    """The "Teach a class" page: route by the address (see the module's docstring)."""
-    from diffviz.app import class_views as views
-    raw = st.query_params.get("class")
-    if raw is None:
-        views.landing(s)
-        return
-    code = codes.normalise_code(raw)
-    if code is None:
-        st.error(f"“{plain(raw, 20)}” is not a class code: a code is 8 letters and digits, e.g. K7QM3XWP.")
-        views.join_box()
-        return
-    info = attempt(store().info, code)
-    if info is None:
-        views.join_box()
-        return
-    if "key" in st.query_params:
-        views.teacher(info, st.query_params["key"])
-    else:
-        views.student(info)
 
 
 def start_class(s, title: str = "") -> None:

@@ -68,10 +68,12 @@ class Cursor:
         return sql.replace("?", "%s") if self._pyformat else sql
 
     def query(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Run a SELECT; its rows as tuples."""
         cur = self._raw.execute(self._sql(sql), params)
         return [tuple(r) for r in cur.fetchall()]
 
     def execute(self, sql: str, params: tuple = ()) -> int:
+        """Run a statement; how many rows it changed."""
         return self._raw.execute(self._sql(sql), params).rowcount
 
 
@@ -116,6 +118,7 @@ class SQLiteBackend:
             con.close()
 
     def describe(self) -> str:
+        """Where the data lives, in words."""
         return f"SQLite file {self.path}"
 
     def close(self) -> None:
@@ -164,6 +167,7 @@ class PostgresBackend:
             self._slots.release()
 
     def describe(self) -> str:
+        """Where the data lives, in words (no password)."""
         from urllib.parse import urlsplit
         u = urlsplit(self.url)
         return f"PostgreSQL database {u.path.lstrip('/') or '?'} on {u.hostname or 'a local socket'}"

@@ -8,15 +8,15 @@ class ClassError(Exception):
 
 
 class UnknownClass(ClassError):
-    pass
+    """No class has this code (a wrong, tampered or purged code)."""
 
 
 class WrongKey(ClassError):
-    pass
+    """The teacher key does not fit the class."""
 
 
 class UnknownStudent(ClassError):
-    pass
+    """The student token does not belong to the class."""
 
 
 class ClassOver(ClassError):
@@ -24,4 +24,4 @@ class ClassOver(ClassError):
 
 
 class AnswerRefused(ClassError):
-    pass
+    """An answer that does not fit its question, or comes after its reveal."""

@@ -90,10 +90,12 @@ class Question:
         return float(x), float(y)
 
     def to_json(self) -> dict:
+        """The question as plain JSON values (tuples become lists)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_json(cls, d: dict) -> Question:
+        """The question `to_json` wrote."""
         d = dict(d)
         d["options"] = tuple(d.get("options") or ())
         return cls(**d)

@@ -34,12 +34,16 @@ LIMITS = {"join": (5, 60.0), "answer": (30, 60.0), "rename": (10, 60.0), "class"
 
 @dataclass(frozen=True)
 class NewClass:
+    """A class just started: its code and the teacher key (the key is shown once, never stored)."""
+
     code: str
     key: str                    # shown once, to the teacher, in their own link
 
 
 @dataclass(frozen=True)
 class Student:
+    """A student of one class: their token (in their own link) and their current name."""
+
     token: str
     name: str
 
