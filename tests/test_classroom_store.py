@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,7 @@ from diffviz.classroom.store import (
     WrongKey,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     Question("digit", "choice", "Which digit?", options=tuple("0123456789")),
     Question("settle", "slider", "At which step?", lo=0, hi=24, step=1),
@@ -256,6 +258,30 @@ def test_nothing_answered_is_lost_on_restart(make):
     assert info.title == "Period 3" and info.settings == {"model": "mnist"} and "where" in info.revealed
     assert again.mine(c.code, s.token, "where") == "4.0,5.0"
     assert set(info.questions) == {"digit", "settle", "where"}
+
+
+def test_an_answer_survives_the_server_process_dying(make, tmp_path):
+    """A child process answers and is killed at once (os._exit: no close, no clean-up); the answer is there."""
+    import json
+    import subprocess
+    import sys
+    store = make()
+    url = (f"sqlite:///{store.backend.path}" if isinstance(store.backend, SQLiteBackend) else store.backend.url)
+    child = (
+        "import json, os, sys\n"
+        "from diffviz.classroom.config import open_store\n"
+        "from diffviz.classroom.questions import Question\n"
+        "s = open_store(sys.argv[1])\n"
+        "c = s.create([Question('digit', 'choice', options=tuple('0123456789'))])\n"
+        "me = s.join(c.code)\n"
+        "s.answer(c.code, me.token, 'digit', '6')\n"
+        "print(json.dumps([c.code, c.key, me.token]), flush=True)\n"
+        "os._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", child, url], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    code, key, token = json.loads(out.stdout)
+    assert store.mine(code, token, "digit") == "6" and store.tally(code, key, "digit").n == 1
 
 
 def test_open_store_from_config(tmp_path, monkeypatch):
