@@ -135,3 +135,18 @@ def test_a_student_explores_freely_and_rejoins(store):
     assert at.subheader[0].value.startswith("Step 4 of 4") and store.info(new.code).step == 0
     at.toggle(key="p_follow").set_value(True).run()                  # rejoin: the teacher's step again
     assert at.subheader[0].value.startswith("Step 1 of 4") and not messages(at)
+
+
+def test_a_slider_answer_goes_through_the_form(store):
+    new = store.create(lesson.questions(C), settings=C)
+    me = store.join(new.code)
+    store.set_step(new.code, new.key, 2)
+    at = app("pages/class.py", **{"class": new.code, "me": me.token})
+    at.slider(key="a_settle-step").set_value(5)
+    at.button(key="FormSubmitter:answer_settle-step-Send my answer").click().run()
+    assert store.mine(new.code, me.token, "settle-step") == "5" and not messages(at)
+    store.reveal(new.code, new.key, "settle-step")
+    at = app("pages/class.py", **{"class": new.code, "me": me.token})
+    truth = lesson.truth(C)
+    assert at.metric[2].value == (truth.of("settle-step") or "never")
+    assert len(at.get("image")) == 1                                  # the guesses with the judge's readings

@@ -80,9 +80,11 @@ def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
             idx = q.options.index(mine) if mine in q.options else None
             value = st.radio("Your answer", q.options, index=idx, horizontal=True, key=f"a_{q.id}")
         else:
+            whole = all(float(v).is_integer() for v in (q.lo, q.hi, q.step))   # whole numbers: an int slider
+            kind = int if whole else float
             start = float(mine) if mine is not None else q.lo
-            value = st.slider("Your answer", min_value=int(q.lo), max_value=int(q.hi), value=int(start),
-                              step=max(1, int(q.step)), key=f"a_{q.id}")
+            value = st.slider("Your answer", min_value=kind(q.lo), max_value=kind(q.hi), value=kind(start),
+                              step=kind(q.step), key=f"a_{q.id}")
         if st.form_submit_button("Send my answer", type="primary"):
             if value is None:
                 st.error("Pick an answer first.")
