@@ -107,6 +107,15 @@ def questions(c: dict) -> list[Question]:
     return [st.question for st in steps(c) if st.question is not None]
 
 
+def noise(c: dict) -> np.ndarray:
+    """The class run's starting noise x_T, (H, W): drawn from the seed alone, no sampling needed."""
+    from diffviz.diffusion import sampling
+    m, _ = runs.load_model(str(c["model"]))
+    cfg = m.config
+    x, _ = sampling.initial_noise((cfg.in_channels, cfg.image_size, cfg.image_size), [int(c["seed"])])
+    return x[0, 0].numpy()                                                    # (H, W) == run(c).x_t[0, 0, 0]
+
+
 def run(c: dict):
     """The class's sampling run (shared with every page and session through the runs cache)."""
     return runs.trajectory(as_settings(c))

@@ -20,13 +20,13 @@ from diffviz.figures import answers, images, maps
 def picture(info: ClassInfo, step: lesson.LessonStep, revealed: bool) -> None:
     """The step's image: the starting noise, or after a reveal what the truth was read from."""
     c = info.settings
-    tr = lesson.run(c)
     q = step.question
     if not revealed or q is None or q.kind == "click":
         if q is None or q.kind != "click":
-            render.chart(maps.image_figure(tr.x_t[0, 0].astype(np.float32), "the starting noise x_T", height=360,
+            render.chart(maps.image_figure(lesson.noise(c), "the starting noise x_T", height=360,
                                            colorbar=False), key=f"pic_{q.id if q else 'intro'}")
         return
+    tr = lesson.run(c)
     t = lesson.truth(c)
     if q.id == "first-read":
         render.chart(maps.image_figure(tr.pred_x0[0, 0].astype(np.float32), f"the first guess x̂0: the judge reads "
@@ -63,7 +63,7 @@ def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_an
 def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
     """The answer control for ``q``'s kind; a sent answer is recorded at once (refusals are shown)."""
     if q.kind == "click":
-        fig = answers.clicks_figure(lesson.run(info.settings).x_t[0, 0], mine=q.value(mine) if mine else None,
+        fig = answers.clicks_figure(lesson.noise(info.settings), mine=q.value(mine) if mine else None,
                                     title="the starting noise x_T: click a pixel", clickable=True)
         ev = st.plotly_chart(fig, key=f"click_{q.id}", on_select="rerun", selection_mode="points",
                              config={"displayModeBar": False})
@@ -109,7 +109,7 @@ def result(info: ClassInfo, step: lesson.LessonStep, tally: Tally, mine: str | N
 def spread(info: ClassInfo, q, tally: Tally, truth: str | None, mine: str | None, key: str) -> None:
     """The class's answers: bars for choices and numbers, dots on the image for clicks."""
     if q.kind == "click":
-        final = lesson.run(info.settings).final[0, 0] if truth is not None else lesson.run(info.settings).x_t[0, 0]
+        final = lesson.run(info.settings).final[0, 0] if truth is not None else lesson.noise(info.settings)
         fig = answers.clicks_figure(final, tally.points, truth=q.value(truth) if truth else None,
                                     mine=q.value(mine) if mine else None,
                                     title="the finished image" if truth is not None else "the starting noise x_T")

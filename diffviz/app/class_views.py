@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import streamlit as st
 
 from diffviz.app import class_lesson as lesson
@@ -83,8 +82,7 @@ def landing(s) -> None:
                    "teacher key: keep it to yourself (bookmark it to come back).")
     with right:
         join_box()
-        tr = lesson.run(c)
-        render.chart(maps.image_figure(tr.x_t[0, 0].astype(np.float32), "the class's starting noise x_T",
+        render.chart(maps.image_figure(lesson.noise(c), "the class's starting noise x_T",
                                        height=300, colorbar=False), key="class_preview")
 
 
