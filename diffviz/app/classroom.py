@@ -75,6 +75,8 @@ def join_link(code: str) -> str:
 def start_class(s, title: str = "") -> None:
     """Create a class on the sidebar's run and put its code and teacher key in this (the teacher's) address."""
     c = lesson.class_settings(s)
+    with st.spinner("Preparing the class's sampling run and the judge's readings…"):
+        lesson.truth(c)                                  # computed once now (cached): every reveal is instant
     new = attempt(store().create, lesson.questions(c), settings=c, title=title, session=session_id())
     if new is not None:
         st.query_params["class"] = new.code
