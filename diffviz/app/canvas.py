@@ -138,5 +138,20 @@ def canvas(key: str, channels: int, size: int, grid: np.ndarray | None = None) -
             "brush": 24 if channels == 1 else 30, "colours": COLOURS if channels == 3 else None}
     result = _COMPONENT(key=key, data=data, default={"drawing": None}, on_drawing_change=lambda: None,
                         width="content")
-    msg = getattr(result, "drawing", None)
+    return _message(result)
+
+
+def pending(key: str) -> dict | None:
+    """The canvas's last message as it stands before the canvas is mounted in this run (or None).
+
+    Read it first and mount the canvas with the drawing it makes: mounted with the previous drawing,
+    the canvas would paint that over the stroke just made.
+    """
+    return _message(st.session_state.get(key))
+
+
+def _message(state) -> dict | None:
+    msg = getattr(state, "drawing", None) if state is not None else None
+    if msg is None and isinstance(state, dict):
+        msg = state.get("drawing")
     return msg if isinstance(msg, dict) else None

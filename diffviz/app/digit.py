@@ -85,17 +85,13 @@ def drawing_input(cfg, key: str = "canvas", where=None) -> Drawn:
     """
     channels, size = cfg.in_channels, (28 if cfg.in_channels == 1 else 32)
     code = _from_link(channels, size)
+    code = _take(canvas_mod.pending(key), code, channels, size)       # a stroke just made: before mounting
     grid = drawing.decode(code) if code else default_grid(channels, size)
     with (where or st.container()):
         msg = canvas_mod.canvas(key, channels, size, grid)
     if msg is not None and msg.get("id") != st.session_state.get(_SEEN):
-        st.session_state[_SEEN] = msg.get("id")
-        try:
-            grid = drawing.from_hex(msg.get("hex"), channels, size)
-            code = drawing.encode(grid)
-        except drawing.DrawingError as e:
-            st.warning(f"The canvas sent something unusable ({plain(e, 200)}); keeping the last drawing.")
-        st.session_state[_STATE] = code
+        code = _take(msg, code, channels, size)
+        grid = drawing.decode(code) if code else grid
     if code:
         if st.query_params.get(PARAM) != code:
             st.query_params[PARAM] = code
@@ -107,6 +103,19 @@ def drawing_input(cfg, key: str = "canvas", where=None) -> Drawn:
     except drawing.DrawingError as e:
         x, notes, problem = None, [], str(e)
     return Drawn(grid, x, notes, problem, not code, code or drawing.encode(grid))
+
+
+def _take(msg: dict | None, code: str, channels: int, size: int) -> str:
+    """The session's drawing after the canvas's message ``msg`` (once per message id)."""
+    if msg is None or msg.get("id") == st.session_state.get(_SEEN):
+        return code
+    st.session_state[_SEEN] = msg.get("id")
+    try:
+        code = drawing.encode(drawing.from_hex(msg.get("hex"), channels, size))
+    except drawing.DrawingError as e:
+        st.warning(f"The canvas sent something unusable ({plain(e, 200)}); keeping the last drawing.")
+    st.session_state[_STATE] = code
+    return code
 
 
 def sdedit(s: Settings, d: Drawn, condition, t_start: int, capture=None, capture_steps=None):
