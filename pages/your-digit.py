@@ -65,8 +65,8 @@ st.caption(f"ᾱ_t = {ab:.3f}: {np.sqrt(ab):.2f}·x0 + {np.sqrt(1 - ab):.2f}·ε
 # ---------------------------------------------------------------- repair it
 st.subheader("2 · Repair it (SDEdit)")
 r1, r2 = st.columns(2)
-t0 = params.select_slider_param("from", "Repair from t", list(range(100, 1000, 100)), 600, where=r1,
-                                help="Noise the input to this t, then denoise from there with the sidebar's sampler.")
+t0 = params.int_param("from", "Repair from t", 100, 900, 600, step=100, where=r1,
+                      help="Noise the input to this t, then denoise from there with the sidebar's sampler.")
 if cfg.in_channels == 1:
     told = params.choice_param("as", "Tell the model the digit is", ["none"] + list(range(10)), "none", where=r2,
                                widget="segmented", help="“none”: no label (the unconditional model).")

@@ -59,3 +59,15 @@ def test_a_cut_link_value_and_an_empty_canvas(as_served):
     at = app(PAGE, drawing=drawing.encode(drawing.blank(1, 28)))
     assert not at.exception
     assert "empty" in " ".join(w.value for w in at.warning) and "Measured now" not in texts(at)
+
+
+@pytest.mark.parametrize("page, extra", [("pages/forward.py", {}), ("pages/denoise.py", {"mode": "real"})])
+def test_draw_is_a_picture_source_on_the_forward_and_denoising_pages(as_served, page, extra):
+    code = drawing.encode(three())
+    at = app(page, drawing=code, **extra)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.session_state["p_picture"] == "draw"                     # a link with a drawing opens on it
+    assert any("your drawing" in c.value for c in at.caption), [c.value for c in at.caption]
+    at = app(page, picture="draw", drawing=drawing.encode(drawing.blank(1, 28)), **extra)
+    assert not at.exception and "empty" in " ".join(w.value for w in at.warning)
+    assert any("held-out digit" in c.value for c in at.caption)        # the usual picture meanwhile
