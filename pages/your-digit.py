@@ -20,9 +20,10 @@ notices.intro(
     "level t and runs the ordinary reverse process from there. The U-Net was only ever trained to turn noisy "
     f"{'digits' if cfg.in_channels == 1 else 'scenes'} into clean ones, so whatever you draw, it pulls the "
     "picture toward something it knows.",
-    "draw a sloppy digit (Clear first), then move **repair from t** between 300 and 900: from a small t the "
-    "result keeps your strokes, from a large t only their rough place survives and the model draws its own "
-    "digit there; the table below measures how far each result moved from your input.",
+    f"draw a sloppy {'digit' if cfg.in_channels == 1 else 'shape in one of the swatches’ colours'} (Clear first), "
+    "then move **repair from t** between 300 and 900: from a small t the result keeps your strokes, from a large "
+    f"t only their rough place survives and the model draws its own {what} there; the table below measures how "
+    "far each result moved from your input.",
 )
 
 c1, c2 = st.columns([1, 2])

@@ -133,6 +133,44 @@ def sdedit(s: Settings, d: Drawn, condition, t_start: int, capture=None, capture
     return runs.RUNS.get_or_compute(key, compute)
 
 
+def current(cfg) -> Drawn:
+    """This session's drawing (or the link's, or the default) and its input, without showing a canvas."""
+    channels, size = cfg.in_channels, (28 if cfg.in_channels == 1 else 32)
+    code = _from_link(channels, size)
+    if code and st.query_params.get(PARAM) != code:
+        st.query_params[PARAM] = code
+    grid = drawing.decode(code) if code else default_grid(channels, size)
+    try:
+        p = drawing.model_input(grid, channels, cfg.image_size)
+        return Drawn(grid, p.x, p.notes, None, not code, code or drawing.encode(grid))
+    except drawing.DrawingError as e:
+        return Drawn(grid, None, [], str(e), not code, code or drawing.encode(grid))
+
+
+def page_run(s: Settings, cfg, capture=None, where=None):
+    """The run a "look inside" page shows: sampling from noise, or (``source=drawing``) the SDEdit repair
+    of your drawing from the ``from`` t, told the sidebar's label or caption.
+
+    Returns (trajectory, a plain key naming that run for `runs.derived`, a caption or None).
+    """
+    from diffviz.app.params import choice_param, int_param
+    where = where or st
+    names = {"noise": "a sample from pure noise", "drawing": "your drawing, repaired (SDEdit)"}
+    source = choice_param("source", "Run the U-Net on", list(names), "noise", where=where, widget="segmented",
+                          format_func=names.get, help="Your drawing comes from page 9 (or the link's drawing).")
+    d = current(cfg) if source == "drawing" else None
+    if d is None or d.x is None:
+        if d is not None:
+            where.warning(f"{plain(d.problem, 200)} Showing a sample from pure noise instead.")
+        return runs.trajectory(s, capture=capture), runs.run_key(s), None
+    t0 = int_param("from", "Repair from t", 100, 900, 600, step=100, where=where)
+    tr = sdedit(s, d, s.condition, t0, capture=capture)
+    note = (f"The U-Net's run here is the repair of {'the default drawing' if d.is_default else 'your drawing'} "
+            f"from t = {t0} ({tr.steps} steps, told {plain(s.condition)}): step 0 is your input noised to t = {t0}, "
+            "not pure noise. Draw on page 9.")
+    return tr, ("drawing", d.digest(), t0) + runs.run_key(s), note
+
+
 def judge_reads(images: np.ndarray) -> list[int] | None:
     """The independent judge's digit for each (1, 28, 28) image in [-1, 1] (None when unavailable)."""
     try:
