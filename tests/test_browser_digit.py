@@ -12,7 +12,18 @@ from __future__ import annotations
 import math
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS, ROOT, AppServer, problems, query, screenshot, settle, snapshot, unavailable
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    AppServer,
+    problems,
+    query,
+    screenshot,
+    settle,
+    snapshot,
+    unavailable,
+)
 
 pytestmark = pytest.mark.browser
 

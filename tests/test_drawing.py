@@ -79,7 +79,7 @@ def test_mnist_style_fits_20_and_centres_the_mass():
     p = drawing.model_input(one(top=0, bottom=10, col=0), 1, 28)       # a small stroke in a corner
     x = (p.x[0] + 1) / 2
     assert x.shape == (28, 28) and p.x.min() >= -1 and p.x.max() <= 1
-    ys, xs = np.nonzero(x > drawing.INK)
+    ys, _ = np.nonzero(x > drawing.INK)
     assert ys.max() - ys.min() + 1 == 20                                # the long side is 20
     cy, cx = (x.sum(1) @ np.arange(28)) / x.sum(), (x.sum(0) @ np.arange(28)) / x.sum()
     assert abs(cy - 13.5) < 1 and abs(cx - 13.5) < 1

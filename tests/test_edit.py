@@ -64,7 +64,7 @@ def test_capture_works_and_changes_nothing(tiny_model):
     keys = ["bottleneck"]
     plain = edit.run(tiny_model, x0, [1], t_start=700, steps=10)
     caught = edit.run(tiny_model, x0, [1], t_start=700, steps=10, capture_select=keys, capture_steps=[1, 3])
-    assert sorted(caught.traces) == [1, 3] and "bottleneck" in caught.traces[1].keys()
+    assert sorted(caught.traces) == [1, 3] and "bottleneck" in caught.traces[1]
     assert np.array_equal(plain.final, caught.final)
 
 

@@ -177,7 +177,7 @@ def judge_reads(images: np.ndarray) -> list[int] | None:
         from diffviz.evaluation import judge
         net = _judge()
         return [int(v) for v in judge.classify(np.asarray(images, np.float32), net)]
-    except Exception:                                # no judge shipped: the page just says less
+    except (OSError, RuntimeError, ValueError):       # no judge shipped (or unreadable): the page says less
         return None
 
 
