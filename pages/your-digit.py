@@ -16,9 +16,10 @@ what = "digit" if cfg.in_channels == 1 else "scene"
 notices.intro(
     f"Your {what}: draw it, noise it, let the U-Net repair it",
     "So far the U-Net only worked on pictures it sampled itself or on held-out digits. Here it works on yours. "
-    "Your drawing becomes the model's input the way MNIST's digits were made; then **SDEdit** noises it to a "
-    "level t and runs the ordinary reverse process from there. The U-Net was only ever trained to turn noisy "
-    f"{'digits' if cfg.in_channels == 1 else 'scenes'} into clean ones, so whatever you draw, it pulls the "
+    + ("Your drawing becomes the model's input the way MNIST's digits were made; " if cfg.in_channels == 1 else
+       "Your drawing, reduced to 32×32, is the model's input; ")
+    + "then **SDEdit** noises it to a level t and runs the ordinary reverse process from there. "
+    f"The U-Net was only ever trained to turn noisy {'digits' if cfg.in_channels == 1 else 'scenes'} into clean ones, so whatever you draw, it pulls the "
     "picture toward something it knows.",
     f"draw a sloppy {'digit' if cfg.in_channels == 1 else 'shape in one of the swatches’ colours'} (Clear first), "
     "then move **repair from t** between 300 and 900: from a small t the result keeps your strokes, from a large "
