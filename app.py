@@ -20,6 +20,9 @@ PAGES = {
         st.Page("pages/timestep.py", title="7 · Timestep conditioning", url_path="timestep"),
         st.Page("pages/ablation.py", title="8 · Ablation lab", url_path="ablation"),
     ],
+    "Bring your own": [
+        st.Page("pages/your-digit.py", title="9 · Your digit", url_path="your-digit"),
+    ],
     "Teach": [
         st.Page("pages/class.py", title="Teach a class", url_path="class"),
     ],

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, render, runs, settings
+from diffviz.app import digit, notices, params, render, runs, settings
 from diffviz.figures import curves, diagram, maps
 from diffviz.probe import readings
 
@@ -40,10 +40,12 @@ notices.intro(
     "of the run the digit appears, as a coarse blob in the 7×7 and 14×14 maps and as sharp strokes at "
     "28×28. Some channels light up on the digit, others on the background around it.")
 
-traj = runs.trajectory(s, capture=STAGES)
+traj, run_key, note = digit.page_run(s, cfg, capture=STAGES)      # sampling, or your drawing's SDEdit
+if note:
+    st.caption(note)
 S = traj.steps
 c1, c2 = st.columns([3, 2])
-step = settings.step_param(s, where=c1)
+step = settings.step_param(s, where=c1, n=S)
 focus = params.choice_param("level", "Look closer at", STAGES, "bottleneck", where=c2, format_func=name,
                         help="Show every channel of one level, and how the energy is shared between them.")
 t = int(traj.timesteps[step])
@@ -61,7 +63,7 @@ def summarise():
     return out
 
 
-summary = runs.derived(("inside", runs.run_key(s)), summarise)
+summary = runs.derived(("inside", run_key), summarise)
 
 # ---------------------------------------------------------------- the input and the shape of the network
 left, right = st.columns([2, 3])
@@ -124,7 +126,7 @@ render.plot(grid(focus, top=n_ch, ncol=ncol, width=900), key="grid-focus")
 a, b = st.columns(2)
 with a:
     mean_map = traj.traces[step][focus][0].float().numpy().mean(axis=0)
-    mean_lim = runs.derived(("inside-mean-lim", runs.run_key(s), focus),
+    mean_lim = runs.derived(("inside-mean-lim", run_key, focus),
                           lambda: readings.symmetric_limit(readings.stack_steps(traj.traces, focus).mean(axis=1)))
     render.plot(maps.panel_row([maps.Panel("x̂0", traj.pred_x0[step, 0]),
                           maps.Panel("mean over all channels", mean_map, "signed", mean_lim)],

@@ -1,0 +1,152 @@
+"""Page 9 · Your digit in a real Chromium: draw a "1" and a "0" with the mouse, reopen the permalink.
+
+The canvas is our own components-v2 element, mounted in an open shadow root (Playwright's CSS
+locators pierce it). Checks: after each drawing the model's input and the SDEdit result appear;
+the link reopened in a fresh browser context shows the same drawing on the canvas and the same
+figures; Clear (an empty canvas), a dot, a filled canvas and a tampered link give messages, never
+an exception box. Runs with 10 sampling steps to stay quick. Screenshot: docs/screenshots/your-digit-drawn.png.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    ROOT,
+    AppServer,
+    problems,
+    query,
+    screenshot,
+    settle,
+    snapshot,
+    unavailable,
+)
+
+pytestmark = pytest.mark.browser
+
+VIEW = {"width": 1280, "height": 720}
+TIMEOUT = 180_000
+
+# The canvas's pixels: how many are lit (R > 100), read inside the component's shadow root.
+_INK = """() => { for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
+    const c = host.shadowRoot && host.shadowRoot.querySelector('canvas.dv-canvas');
+    if (!c) continue;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+    for (let i = 0; i < d.length; i += 4) n += d[i] > 100 ? 1 : 0;
+    return n; } return -1; }"""
+
+_TITLES = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
+                  .map(p => (p.layout && p.layout.title && p.layout.title.text) || '')"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        unavailable(f"playwright cannot be imported: {e}")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(chromium):
+    app = AppServer().start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def stroke(page, points) -> None:
+    """Draw one stroke through ``points`` given as fractions (0..1) of the canvas."""
+    canvas = page.locator("canvas.dv-canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for p in xy[1:]:
+        page.mouse.move(*p, steps=2)
+    page.mouse.up()
+
+
+def clear(page) -> None:
+    page.get_by_role("button", name="Clear the canvas").click()
+    settle(page, TIMEOUT, need_content=False)
+
+
+def shows_the_views(page) -> None:
+    titles = " | ".join(page.evaluate(_TITLES))
+    assert "the model's input x0" in titles and "the repaired picture" in titles, titles
+    assert not problems(page), problems(page)
+
+
+def test_draw_a_one_and_a_zero_and_share_the_link(chromium, server):
+    ctx = chromium.new_context(viewport=VIEW)
+    page = ctx.new_page()
+    page.goto(server.url("your-digit", "steps=10"))
+    settle(page, TIMEOUT)
+    shows_the_views(page)
+    assert page.evaluate(_INK) > 0                                   # the default digit is on the canvas
+
+    clear(page)                                                      # an empty canvas: a message, no views
+    assert page.evaluate(_INK) == 0 and not problems(page)
+    assert "empty" in page.inner_text('[data-testid="stMain"]')
+
+    stroke(page, [(0.5, 0.12 + 0.76 * k / 12) for k in range(13)])  # a "1"
+    settle(page, TIMEOUT)
+    shows_the_views(page)
+    one = query(page.url)["drawing"]
+
+    clear(page)
+    stroke(page, [(0.5 + 0.22 * math.sin(2 * math.pi * k / 36), 0.5 - 0.36 * math.cos(2 * math.pi * k / 36))
+                  for k in range(37)])                               # a "0"
+    settle(page, TIMEOUT)
+    shows_the_views(page)
+    zero = query(page.url)["drawing"]
+    assert zero != one and len(page.url) < 2000
+    ink, seen = page.evaluate(_INK), snapshot(page)
+    screenshot(page, ROOT / "docs" / "screenshots" / "your-digit-drawn.png")
+
+    fresh = chromium.new_context(viewport=VIEW)                      # a student opening the teacher's link
+    other = fresh.new_page()
+    other.goto(page.url)
+    settle(other, TIMEOUT)
+    assert abs(other.evaluate(_INK) - ink) < 0.05 * ink              # the same drawing (painted by cells)
+    again = snapshot(other)
+    assert again["plots"] == seen["plots"] and again["images"] == seen["images"]
+    fresh.close()
+    ctx.close()
+
+
+@pytest.mark.parametrize("how", ["dot", "filled", "tampered"])
+def test_odd_drawings_and_bad_links_leave_no_exception(chromium, server, how):
+    ctx = chromium.new_context(viewport=VIEW)
+    page = ctx.new_page()
+    qs = "steps=10" + ("&drawing=eNoTlGEYBYMCAABGsA" if how == "tampered" else "")
+    page.goto(server.url("your-digit", qs))
+    settle(page, TIMEOUT)
+    if how == "tampered":
+        assert "drawing cannot be used" in page.inner_text('[data-testid="stMain"]')
+    else:
+        clear(page)
+        if how == "dot":
+            stroke(page, [(0.3, 0.3), (0.3, 0.3)])
+        else:
+            rows = [(0.02 + k / 11 * 0.96) for k in range(12)]      # one zig-zag stroke fills the canvas
+            stroke(page, [(x, y) for k, y in enumerate(rows) for x in ((0.02, 0.98) if k % 2 == 0 else (0.98, 0.02))])
+        settle(page, TIMEOUT)
+        text = page.inner_text('[data-testid="stMain"]')
+        assert ("only a dot" if how == "dot" else "solid block") in text
+    shows_the_views(page)
+    ctx.close()
