@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from diffviz.app import notices, settings
+from diffviz.app import lessons, notices, settings
 
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
 settings.init_torch()
@@ -23,6 +23,8 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+lessons.follow(page, {p.url_path: p for group in PAGES.values() for p in group})   # a lesson link opens its step
 st.session_state["settings"] = settings.sidebar()
 notices.show_notices()
+lessons.panel(st.session_state["settings"])       # the guided path's box (and presenter mode) above the page
 page.run()
