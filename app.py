@@ -23,8 +23,8 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-lessons.follow(page, {p.url_path: p for group in PAGES.values() for p in group})   # a lesson link opens its step
+lessons.follow(page, PAGES)                       # a lesson link (or Next, or Back) opens its step
 st.session_state["settings"] = settings.sidebar()
 notices.show_notices()
-lessons.panel(st.session_state["settings"])       # the guided path's box (and presenter mode) above the page
+lessons.panel(st.session_state["settings"], page, PAGES)       # the guided path's box (and presenter mode) above the page
 page.run()

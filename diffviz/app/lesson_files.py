@@ -34,6 +34,7 @@ LESSONS_DIR = Path(__file__).resolve().parents[2] / "lessons"
 
 # The permalink parameters a step may set, per page (the sidebar's work on every page). A test checks
 # that each one is read by that page (or the sidebar), so this list cannot drift from the pages.
+DEFAULT_PAGE = "overview"                                     # app.py's default page (served at "/")
 SIDEBAR = ("model", "seed", "sampler", "steps", "label", "prompt", "guidance")
 VIEW_PARAMS = {
     "overview": ("block",),

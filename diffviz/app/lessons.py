@@ -10,6 +10,8 @@ those widgets' state, so the page's widgets read them back from the address as o
 
 from __future__ import annotations
 
+import html
+
 import streamlit as st
 
 from diffviz.app import lesson_answers, lesson_files, presenter, render
@@ -65,38 +67,92 @@ def _forget(names) -> None:
 
 
 def go(li: int, si: int) -> None:
-    """Move to lesson ``li``'s step ``si`` (a callback): a fresh address with the step's view, no answer."""
-    les = lessons()[li]
-    step = les.steps[si]
-    kept = {k: st.query_params[k] for k in KEEP if k in st.query_params}
-    st.query_params.clear()
-    st.query_params.update({**kept, **step.params(), "lesson": les.id, "lstep": str(si + 1)})
-    _forget(step.params())
-    st.session_state.pop("_lesson_at", None)
+    """Ask for lesson ``li``'s step ``si`` (a callback; `follow` moves there before the sidebar is drawn)."""
+    st.session_state["_lesson_go"] = (li, si)
 
 
 def leave() -> None:
     """End the lesson (a callback): drop the lesson's parameters from the address."""
-    for k in lesson_files.LESSON_PARAMS:
-        if k in st.query_params:
-            del st.query_params[k]
+    st.query_params.from_dict({k: v for k, v in st.query_params.to_dict().items()
+                               if k not in lesson_files.LESSON_PARAMS})
     st.session_state.pop("_lesson_at", None)
 
 
-def follow(page, pages: dict) -> None:
-    """Before the sidebar: when the address names a step this session is not on yet (a shared link, the
-    browser's Back, Next), apply its view (keeping values the address already gives) and open its page."""
-    at = where_now()
-    if at is None or st.session_state.get("_lesson_at") == at:
-        return
-    step = lessons()[at[0]].steps[at[1]]
-    for k, v in step.params().items():
-        if k not in st.query_params:
-            st.query_params[k] = v
+def address(li: int, si: int) -> dict[str, str]:
+    """The query parameters of lesson ``li``'s step ``si``: the sidebar's settings, the step's view, no answer."""
+    les = lessons()[li]
+    kept = {k: v for k, v in st.query_params.to_dict().items() if k in KEEP}
+    return _drop_default_model({**kept, **les.steps[si].params(), "lesson": les.id, "lstep": str(si + 1)})
+
+
+def _drop_default_model(params: dict) -> dict:
+    """The sidebar leaves its default model out of the address: so does a step (no extra history entry)."""
+    from diffviz.model import zoo
+    names = zoo.available()
+    default = "mnist" if "mnist" in names else (names[0] if names else None)
+    return {k: v for k, v in params.items() if not (k == "model" and v == default)}
+
+
+def page_name(page) -> str:
+    """A navigation page's name in lesson files: its url_path ("" for the default page, the overview)."""
+    return page.url_path or lesson_files.DEFAULT_PAGE
+
+
+def follow(page, groups: dict) -> None:
+    """Before the sidebar: move to the step asked for (Next, Back, a key), or to the step the address names
+    when this session is not on it yet (a shared link, the browser's Back), and apply its view.
+
+    Next writes a fresh address (the sidebar's settings, the step's view, no answer) in ONE change, so
+    the browser's history holds one entry per step; a link keeps the values it gives and fills the rest.
+    """
+    pages = _pages(groups)
+    ls = lessons()
+    target = st.session_state.pop("_lesson_go", None)
+    if target is not None and ls:
+        step = ls[target[0]].steps[target[1]]
+        new = address(*target)
+    else:
+        target = where_now()
+        if target is None or st.session_state.get("_lesson_at") == target:
+            return
+        step = ls[target[0]].steps[target[1]]
+        new = {**_drop_default_model(step.params()), **st.query_params.to_dict()}
     _forget(step.params())
-    st.session_state["_lesson_at"] = at
-    if page.url_path != step.page and step.page in pages:
-        st.switch_page(pages[step.page], query_params=dict(st.query_params))
+    st.session_state["_lesson_at"] = target
+    if page_name(page) != step.page and step.page in pages:
+        st.switch_page(pages[step.page], query_params=new)
+    if new != st.query_params.to_dict():
+        st.query_params.from_dict(new)
+
+
+def _pages(groups: dict) -> dict:
+    return {page_name(p): p for group in groups.values() for p in group}
+
+
+LINK_CSS = """<style>
+.st-key-lesson-panel a.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem; border-radius: 0.5rem;
+  border: 1px solid rgba(49, 51, 63, 0.3); text-decoration: none; color: inherit; font-weight: 600; }
+.st-key-lesson-panel a.lesson-link.next { background: #0072B2; border-color: #0072B2; color: #ffffff; }
+.st-key-lesson-panel span.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem; opacity: 0.45; }
+</style>"""
+
+
+def _href(page: str, params: dict) -> str:
+    """A relative address of a step (the default page is served at the app's root)."""
+    from urllib.parse import urlencode
+    path = "" if page == lesson_files.DEFAULT_PAGE else page
+    return html.escape(f"./{path}?{urlencode(params)}", quote=True)
+
+
+def _link(where, key: str, label: str, target, css: str) -> None:
+    """A Back / Next link to a step: a plain link, so the browser's history holds exactly one entry per
+    step (Back goes to the step before) and the address is the one a teacher would share."""
+    with where.container(key=key):
+        if target is None:
+            st.html(f'<span class="lesson-link">{html.escape(label)}</span>')
+        else:
+            step = lessons()[target[0]].steps[target[1]]
+            st.html(f'<a class="lesson-link {css}" href="{_href(step.page, address(*target))}">{html.escape(label)}</a>')
 
 
 def _neighbours(li: int, si: int):
@@ -118,7 +174,7 @@ def step_by(delta: int) -> None:
         go(*target)
 
 
-def panel(s) -> None:
+def panel(s, page, groups: dict) -> None:
     """The lesson box at the top of the page (or, with no lesson, a start button), and presenter mode."""
     ls = lessons()
     present = presenter.setup(on_key=step_by)
@@ -137,9 +193,9 @@ def panel(s) -> None:
             _question(s, les, si, step.question)
     prev, nxt = _neighbours(li, si)
     c1, c2, c3, _ = box.columns([1, 1, 1, 3] if not present else [1, 1, 1.4, 2.6])
-    c1.button("◀ Back", key="lesson-back", disabled=prev is None, on_click=go, args=prev or (0, 0), width="stretch")
-    c2.button("Next ▶", key="lesson-next", disabled=nxt is None, on_click=go, args=nxt or (0, 0),
-              type="primary", width="stretch")
+    st.html(LINK_CSS)
+    _link(c1, "lesson-back", "◀ Back", prev, "back")
+    _link(c2, "lesson-next", "Next ▶", nxt, "next")
     if present:
         c3.button("Leave presenter mode", key="lesson-unpresent", on_click=presenter.turn_off, width="stretch")
     else:
@@ -232,11 +288,8 @@ def _question(s, les, si: int, q) -> None:
 
 
 def _reveal(value) -> None:
-    st.query_params["answer"] = str(value)
-    st.query_params["revealed"] = "1"
+    st.query_params.from_dict({**st.query_params.to_dict(), "answer": str(value), "revealed": "1"})
 
 
 def _unreveal() -> None:
-    for k in ("answer", "revealed"):
-        if k in st.query_params:
-            del st.query_params[k]
+    st.query_params.from_dict({k: v for k, v in st.query_params.to_dict().items() if k not in ("answer", "revealed")})

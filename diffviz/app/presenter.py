@@ -2,7 +2,7 @@
 
 The sidebar and the page's own controls are hidden (the lesson's Back / Next and its question stay),
 body text is 24 px and the page uses the whole width. → / PageDown and ← / PageUp step through the
-lesson, space plays (or stops) the denoising animation. The keys are read by a tiny custom component
+lesson (by following its Back / Next links), space plays (or stops) the denoising animation. The keys are read by a tiny custom component
 (Streamlit's components v2: JavaScript in the page itself, no iframe) that listens on the document and
 reports each key as a trigger; keys typed into a text box or pressed on a slider are left alone.
 """
@@ -26,6 +26,9 @@ CSS = """
   font-size: 24px !important; line-height: 1.4 !important; }
 [data-testid="stMain"] [data-testid="stMetricValue"] { font-size: 34px !important; }
 [data-testid="stMain"] h1 { font-size: 46px !important; }
+[data-testid="stMain"] .st-key-lesson-panel :is(a, span).lesson-link { font-size: 24px !important; }
+[data-testid="stMain"] [data-testid="stAlert"]:has([data-testid="stAlertContentInfo"]):not(.st-key-lesson-panel *) {
+  display: none !important; }
 [data-testid="stMain"] h2, [data-testid="stMain"] h3 { font-size: 34px !important; }
 [data-testid="stMain"] [data-testid="stImage"] img { min-width: 60%; image-rendering: pixelated; }
 """ + ",\n".join(f'[data-testid="stMain"] [data-testid="{w}"]{_KEEP}' for w in _WIDGETS) + \
@@ -42,7 +45,8 @@ export default function (component) {
     const key = {ArrowRight: "next", PageDown: "next", ArrowLeft: "back", PageUp: "back", " ": "play"}[e.key];
     if (!key) return;
     e.preventDefault();
-    setTriggerValue("key", key);
+    const link = document.querySelector(`.st-key-lesson-${key} a`);   // Back / Next are plain links
+    if (link) link.click(); else setTriggerValue("key", key);
   };
   document.addEventListener("keydown", onKey);
   return () => document.removeEventListener("keydown", onKey);
