@@ -4,7 +4,7 @@ on and check that the revealed truth changes with it (nothing is known in advanc
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(not {"mnist", "mnist-step1500", "shapes"} <= set
                                 reason="the shipped models are needed")
 
 
-@lru_cache(maxsize=None)
+@cache
 def run(name="mnist", seed=0, cond=7, capture=None, skip0=None):
     from diffviz.model.interventions import Interventions
     m, _ = zoo.load(name)
@@ -109,7 +109,7 @@ def test_channels_for_90_follows_the_seed():
 
 def test_finest_skip_follows_the_step_and_the_cut():
     tr = run(capture=("decoder.*.skip",))
-    skips = lambda i: {k: tr.traces[i][f"decoder.{k}.skip"][0].float().numpy() for k in range(3)}  # noqa: E731
+    skips = lambda i: {k: tr.traces[i][f"decoder.{k}.skip"][0].float().numpy() for k in range(3)}
     differ(A.finest_skip(skips(1)), A.finest_skip(skips(8)))
     differ(A.finest_skip(skips(5), 0.3), A.finest_skip(skips(5), 0.7))
 

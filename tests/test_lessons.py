@@ -49,7 +49,7 @@ def test_every_question_names_a_measured_quantity(lessons):
             if q.options_from:
                 assert q.options_from in lesson_answers.OPTIONS, (les.id, q.options_from)
             if q.kind == "slider":
-                lo, hi, step = q.range
+                _lo, hi, step = q.range
                 assert isinstance(hi, int) or hi in ("steps", "bottleneck_channels"), hi
                 assert step > 0 and q.tolerance >= 0
             assert q.ask.strip() and q.why.strip()

@@ -140,12 +140,12 @@ def _attention(s: Settings):
 
 def looks_most_at(s: Settings, args: dict) -> A.Truth:
     """Where the current query pixel looks most (mean of heads) in the attention page's chosen block."""
-    cfg, blocks, _, tr = _attention(s)
+    _cfg, blocks, _, tr = _attention(s)
     i = int(current("level", len(blocks) - 1)) if st.session_state.get("_owner_p_level") in (None, "attention") \
         else len(blocks) - 1
     block = blocks[min(max(i, 0), len(blocks) - 1)]
     probs = tr.traces[_step(s)][f"{block}.self_attn.probs"][0]                  # (heads, N, N)
-    side = int(round(probs.shape[-1] ** 0.5))
+    side = round(probs.shape[-1] ** 0.5)
     qx = min(max(int(current("qx", side * 4 // 7)), 0), side - 1)
     qy = min(max(int(current("qy", side * 2 // 7)), 0), side - 1)
     m = readings.attention_map(probs, qy, qx)
@@ -155,7 +155,7 @@ def looks_most_at(s: Settings, args: dict) -> A.Truth:
 def word_looks_at(s: Settings, args: dict) -> A.Truth:
     """Where a caption word's cross-attention lands, mean over the whole run (the attention page's map)."""
     from diffviz.data import text
-    cfg, _, cross, tr = _attention(s)
+    _cfg, _, cross, tr = _attention(s)
     if not cross:
         raise Unavailable(f"“{s.model}” reads no caption: choose the shapes model.")
     word = str(args.get("word", "red"))

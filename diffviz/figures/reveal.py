@@ -16,7 +16,7 @@ def reveal_figure(series: dict, truth, guess=None, numeric: bool = True, height:
     x, y = list(series["x"]), list(series["y"])
     fig = go.Figure()
     if numeric:
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", line=dict(color=COLOURS[0], width=3),
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", line={"color": COLOURS[0], "width": 3},
                                  name=series.get("ytitle", ""), showlegend=False))
         shapes, notes = [], []
         for value, text, colour, dash, anchor in ((truth, "measured", TRUTH, "solid", "left"),
@@ -29,7 +29,7 @@ def reveal_figure(series: dict, truth, guess=None, numeric: bool = True, height:
     else:
         colours = [TRUTH if str(v) == str(truth) else COLOURS[0] for v in x]
         widths = [5 if guess is not None and str(v) == str(guess) else 0 for v in x]
-        fig.add_trace(go.Bar(x=[str(v) for v in x], y=y, marker=dict(color=colours, line=dict(color=GUESS, width=widths)),
+        fig.add_trace(go.Bar(x=[str(v) for v in x], y=y, marker={"color": colours, "line": {"color": GUESS, "width": widths}},
                              showlegend=False))
     fig.update_xaxes(title_text=series.get("xtitle", ""))
     fig.update_yaxes(title_text=series.get("ytitle", ""))
