@@ -187,3 +187,11 @@ def test_grade_marks_the_guess_beside_the_truth():
     assert [A.grade("slider", g, t, 2) for g in (11, 14, 20)] == ["right", "close", "off"]
     assert A.grade("choice", "top", A.Truth("top", "", "")) == "right"
     assert A.grade("choice", "left", A.Truth("top", "", "")) == "off"
+
+
+def test_reveal_figure_marks_the_truth_and_the_guess():
+    from diffviz.figures.reveal import reveal_figure
+    fig = reveal_figure({"x": [0, 1, 2], "y": [0.1, 0.5, 0.9], "xtitle": "step", "ytitle": "p"}, 1, 2)
+    assert [a.text for a in fig.layout.annotations] == ["measured: 1", "your guess: 2"]
+    bars = reveal_figure({"x": ["a", "b"], "y": [0.3, 0.7]}, "b", "a", numeric=False)
+    assert list(bars.data[0].marker.line.width) == [5, 0] and bars.data[0].marker.color[1] != bars.data[0].marker.color[0]

@@ -39,7 +39,7 @@ def test_answer_then_reveal_shows_the_measured_value():
     assert at.query_params["answer"] == "1 × 28 × 28" and at.query_params["revealed"] == "1"
     assert measured(at) == "1 × 28 × 28"                             # read from a real forward pass
     assert {m.label: m.value for m in at.metric}["Your guess"] == "1 × 28 × 28"
-    assert "✅ right" in texts(at)
+    assert "✓ right" in texts(at)
     assert at.radio(key="lq-parity-0").disabled                     # the guess is locked in
 
 

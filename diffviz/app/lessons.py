@@ -279,7 +279,7 @@ def _question(s, les, si: int, q) -> None:
     c1, c2, c3 = st.columns([2, 3, 1])
     c1.metric("Your guess", str(guess))
     c2.metric("Measured now", truth.shown)
-    c3.markdown({"right": "### ✅ right", "close": "### ≈ close", "off": "### ✗ off"}[mark])
+    c3.markdown({"right": "### ✓ right", "close": "### ≈ close", "off": "### ✗ off"}[mark])
     st.markdown(f"{truth.why} {q.why}")
     if truth.series:
         render.plot(reveal.reveal_figure(truth.series, truth.value, guess, numeric=q.kind == "slider"),

@@ -23,6 +23,7 @@ def reveal_figure(series: dict, truth, guess=None, numeric: bool = True, height:
                                                   (guess, "your guess", GUESS, "dash", "right")):
             if isinstance(value, (int, float)):
                 s, n = _vline(float(value), f"{text}: {value:g}", colour, dash, 4, anchor)
+                n["yshift"] = 22 if text == "your guess" else 0           # the two labels never overlap
                 shapes.append(s)
                 notes.append(n)
         fig.update_layout(shapes=shapes, annotations=notes)
@@ -34,4 +35,6 @@ def reveal_figure(series: dict, truth, guess=None, numeric: bool = True, height:
     fig.update_xaxes(title_text=series.get("xtitle", ""))
     fig.update_yaxes(title_text=series.get("ytitle", ""))
     title = "Measured on your settings" + ("" if numeric else " (green: the answer; orange outline: your guess)")
-    return _finish(fig, title, height)
+    fig = _finish(fig, title, height)
+    fig.update_layout(margin={"t": 100})
+    return fig
