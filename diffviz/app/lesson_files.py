@@ -90,6 +90,8 @@ class Step:
 
 @dataclass(frozen=True)
 class Lesson:
+    """One lesson file: its id (the link's ``lesson``), place on the path, title and steps."""
+
     id: str
     order: int
     title: str
