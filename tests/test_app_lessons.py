@@ -90,3 +90,11 @@ def test_presenter_mode_keeps_only_the_lessons_controls():
     at.button(key="lesson-unpresent").click().run()
     assert "present" not in at.query_params
     assert not [b for b in at.button if b.key == "lesson-unpresent"]
+
+
+def test_a_link_opens_its_steps_page_with_its_view():
+    at = app(OVERVIEW, lesson="forward", lstep=3, steps=5)            # a hand-written link, on another page
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Forward process: from image to noise"]
+    assert at.slider(key="p_t").value == 500 and at.query_params["t"] == "500"
+    assert "step 3 of 3" in texts(at)
