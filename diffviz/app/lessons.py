@@ -133,7 +133,8 @@ LINK_CSS = """<style>
 .st-key-lesson-panel a.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem; border-radius: 0.5rem;
   border: 1px solid rgba(49, 51, 63, 0.3); text-decoration: none; color: inherit; font-weight: 600; }
 .st-key-lesson-panel a.lesson-link.next { background: #0072B2; border-color: #0072B2; color: #ffffff; }
-.st-key-lesson-panel span.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem; opacity: 0.45; }
+.st-key-lesson-panel span.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem;
+  border-radius: 0.5rem; border: 1px dashed rgba(49, 51, 63, 0.3); }
 </style>"""
 
 
@@ -149,7 +150,7 @@ def _link(where, key: str, label: str, target, css: str) -> None:
     step (Back goes to the step before) and the address is the one a teacher would share."""
     with where.container(key=key):
         if target is None:
-            st.html(f'<span class="lesson-link">{html.escape(label)}</span>')
+            st.html(f'<span class="lesson-link" aria-disabled="true">{html.escape(label)} (none)</span>')
         else:
             step = lessons()[target[0]].steps[target[1]]
             st.html(f'<a class="lesson-link {css}" href="{_href(step.page, address(*target))}">{html.escape(label)}</a>')
