@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from diffviz.app import notices, settings
+from diffviz.app import lessons, notices, settings
 
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
 settings.init_torch()
@@ -29,8 +29,10 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
+lessons.follow(page, PAGES)                       # a lesson link (or Next, or Back) opens its step
 if st.query_params.get("class") and page.url_path != "class":     # a join link: the app's URL + ?class=CODE
     st.switch_page("pages/class.py", query_params=st.query_params.to_dict())
 st.session_state["settings"] = settings.sidebar()
 notices.show_notices()
+lessons.panel(st.session_state["settings"], page, PAGES)       # the guided path's box (and presenter mode) above the page
 page.run()

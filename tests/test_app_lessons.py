@@ -1,0 +1,100 @@
+"""The lesson box in the real app (AppTest): a link puts a class on its step, the answer comes first,
+and only then is the measured truth revealed, beside the guess."""
+
+from __future__ import annotations
+
+import pytest
+from apptest import app
+
+pytestmark = pytest.mark.usefixtures("as_served")
+OVERVIEW = "pages/overview.py"
+
+
+def texts(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def measured(at):
+    return {m.label: m.value for m in at.metric}.get("Measured now")
+
+
+def test_no_reveal_before_an_answer():
+    at = app(OVERVIEW, lesson="parity", lstep=1)
+    assert not at.exception
+    assert "Lesson 3 of 8" in texts(at) and "step 1 of 2" in texts(at)
+    guess = at.radio(key="lq-parity-0")
+    assert guess.value is None
+    assert at.button(key="lesson-reveal").disabled
+    assert measured(at) is None
+    at.run()
+    assert measured(at) is None and "revealed" not in at.query_params
+
+
+def test_answer_then_reveal_shows_the_measured_value():
+    at = app(OVERVIEW, lesson="parity", lstep=1)
+    at.radio(key="lq-parity-0").set_value("1 × 28 × 28").run()
+    assert measured(at) is None                                      # choosing is not revealing
+    at.button(key="lesson-reveal").click().run()
+    assert not at.exception
+    assert at.query_params["answer"] == "1 × 28 × 28" and at.query_params["revealed"] == "1"
+    assert measured(at) == "1 × 28 × 28"                             # read from a real forward pass
+    assert {m.label: m.value for m in at.metric}["Your guess"] == "1 × 28 × 28"
+    assert "✓ right" in texts(at)
+    assert at.radio(key="lq-parity-0").disabled                     # the guess is locked in
+
+
+def test_the_truth_follows_the_model_in_the_link():
+    at = app(OVERVIEW, lesson="parity", lstep=1, model="shapes", answer="3 × 32 × 32", revealed=1)
+    assert not at.exception
+    assert measured(at) == "3 × 32 × 32"
+
+
+def test_a_revealed_link_without_an_answer_reveals_nothing():
+    at = app(OVERVIEW, lesson="parity", lstep=1, revealed=1)
+    assert measured(at) is None and at.button(key="lesson-reveal").disabled
+
+
+def test_a_link_puts_the_class_on_the_same_step_and_view():
+    at = app(OVERVIEW, lesson="parity", lstep=2)
+    assert "step 2 of 2" in texts(at)
+    assert at.query_params["block"] == "bottleneck"
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"lesson": "nope"}, "not one of"),
+    ({"lesson": "parity", "lstep": "9"}, "outside 1..2"),
+    ({"lesson": "parity", "lstep": "x"}, "not a whole number"),
+    ({"lesson": "parity", "lstep": "1", "answer": "7 × 7", "revealed": "1"}, "does not fit"),
+])
+def test_odd_lesson_links_get_a_clear_message(params, words):
+    at = app(OVERVIEW, **params)
+    assert not at.exception
+    assert any(words in w.value for w in at.warning), [w.value for w in at.warning]
+    assert measured(at) is None
+
+
+def test_a_slider_question_reveals_the_judges_reading_on_the_links_seed():
+    shown = []
+    for seed in (0, 5):
+        at = app("pages/denoise.py", lesson="denoise", lstep=1, steps=10, seed=seed, answer=3, revealed=1)
+        assert not at.exception
+        assert {m.label: m.value for m in at.metric}["Your guess"] == "3"
+        shown.append(measured(at))
+    assert all(s and s.startswith("step ") for s in shown) and shown[0] != shown[1], shown
+
+
+def test_presenter_mode_keeps_only_the_lessons_controls():
+    at = app(OVERVIEW, lesson="parity", lstep=1, present=1)
+    assert not at.exception
+    assert at.button(key="lesson-unpresent").label == "Leave presenter mode"
+    at.button(key="lesson-unpresent").click().run()
+    assert "present" not in at.query_params
+    assert not [b for b in at.button if b.key == "lesson-unpresent"]
+
+
+def test_a_link_opens_its_steps_page_with_its_view():
+    at = app(OVERVIEW, lesson="forward", lstep=3, steps=5)            # a hand-written link, on another page
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Forward process: from image to noise"]
+    assert at.slider(key="p_t").value == 500 and at.query_params["t"] == "500"
+    assert "step 3 of 3" in texts(at)
