@@ -9,7 +9,7 @@ values. The permalink tests open pages with every parameter set to a non-default
 opens a deep link as a fresh server's very first request.
 
 Needs /usr/bin/chromium (Debian's `chromium`) and the `playwright` package: without them these tests
-fail under CI (``CI`` set) and are skipped elsewhere.
+fail under CI (``CI`` truthy: 1, true, yes) and are skipped elsewhere.
 """
 
 from __future__ import annotations
@@ -132,8 +132,7 @@ def test_a_deep_link_is_the_first_request(chromium):
     navigation, the sidebar, the notices) and not the page file alone, which Streamlit does for a
     script beside a pages/ folder until some session has run st.navigation."""
     p = next((p for p in PAGES if p.url), None)
-    if p is None:
-        pytest.skip("app.py has only the default page")
+    assert p is not None, "app.py has only the default page: nothing to deep-link to"
     require_written(p)
     fresh = AppServer().start()
     try:
@@ -155,8 +154,8 @@ def test_page(p: AppPage, chromium, server):
 
         before, url0 = query(page.url), page.url
         did = move_main_widget(page)
-        if did is None:
-            pytest.skip(f"/{name} has no slider, segmented control or radio in the main area (defaults checked)")
+        assert did is not None, (f"/{name} has no slider, segmented control or radio in the main area: "
+                                 "every lesson page has one, and this test moves it")
         page.wait_for_function("u => location.href !== u", arg=url0, timeout=RUN_TIMEOUT_MS)
         settle(page)
         where = f"/{name} after {did}"
