@@ -7,11 +7,16 @@ collection) is reported as a failure with its reason and pytest exits non-zero. 
 alone (it is a declared expectation, not a missing check).
 
 Truthy means ``1``, ``true`` or ``yes`` (any case); ``CI=false``, ``CI=0`` and ``CI=`` are not CI.
+
+Also under CI: a test run must leave the work tree as it found it. ``git status --porcelain`` is read
+when the session starts and when it ends; a difference (a test that rewrote a tracked file or left a
+new one behind) fails the run, naming the files. Outside a git work tree this check does nothing.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Mapping
 
 import pytest
@@ -57,3 +62,41 @@ def pytest_make_collect_report(collector):
     if report.skipped and in_ci():
         _fail_skip(report)
     return report
+
+
+def git_status(root) -> set[str] | None:
+    """``git status --porcelain`` lines of the work tree at ``root`` (None outside a git work tree)."""
+    try:
+        proc = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=root,
+                              capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return set(proc.stdout.splitlines()) if proc.returncode == 0 else None
+
+
+_STATUS_KEY = pytest.StashKey[set]()
+
+
+def pytest_sessionstart(session):
+    if in_ci():
+        status = git_status(session.config.rootpath)
+        if status is not None:
+            session.stash[_STATUS_KEY] = status
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """Under CI, fail the run when the tests changed what ``git status`` shows."""
+    before = session.stash.get(_STATUS_KEY, None)
+    if before is None:
+        return
+    after = git_status(session.config.rootpath) or set()
+    changed = sorted(after ^ before)
+    if changed:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "the test run changed the work tree (CI)", red=True)
+            for line in changed:
+                reporter.write_line(f"  {line}")
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

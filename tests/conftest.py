@@ -19,7 +19,13 @@ if str(ROOT) not in sys.path:
 
 torch.set_num_threads(1)
 
-from ci_mode import in_ci, pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402,F401
+from ci_mode import (  # noqa: E402,F401  (the CI-mode hooks, registered by being here)
+    in_ci,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+)
 from diffviz.data import text  # noqa: E402
 from diffviz.model.config import UNetConfig, preset  # noqa: E402
 from diffviz.model.unet import UNet  # noqa: E402

@@ -76,3 +76,21 @@ def test_outside_ci_a_skip_is_a_skip(tmp_path):
     rc, out = run_sample(tmp_path, "false")
     assert rc == 0, out
     assert "1 passed, 3 skipped, 1 xfailed" in out, out
+
+
+def test_under_ci_a_run_that_changes_the_work_tree_fails(tmp_path):
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-c", "init.defaultBranch=main"]
+    (tmp_path / "picture.png").write_bytes(b"committed")
+    (tmp_path / "test_writes.py").write_text(
+        "from pathlib import Path\n\ndef test_rewrites_a_tracked_file():\n"
+        "    Path(__file__).with_name('picture.png').write_bytes(b'rewritten')\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / ".gitignore").write_text("__pycache__/\n")
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
+        subprocess.run([*git, *cmd], cwd=tmp_path, check=True, capture_output=True)
+    env = {**os.environ, "CI": "true", "PYTHONPATH": str(HERE), "PYTHONDONTWRITEBYTECODE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "ci_mode", "-p", "no:cacheprovider", "-q"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "1 passed" in out, out
+    assert "the test run changed the work tree" in out and "M picture.png" in out, out
