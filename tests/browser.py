@@ -23,6 +23,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from ci_mode import in_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path(os.environ.get("DIFFVIZ_CHROMIUM", "/usr/bin/chromium"))
@@ -38,8 +39,8 @@ MAX_SHOT_HEIGHT = 3600
 
 
 def unavailable(reason: str):
-    """A missing browser tool: a failure under CI (``CI`` set), a skip elsewhere."""
-    if os.environ.get("CI"):
+    """A missing browser tool: a failure under CI (``in_ci()``), a skip elsewhere."""
+    if in_ci():
         pytest.fail(f"{reason} (required in CI)", pytrace=False)
     pytest.skip(reason)
 

@@ -1,9 +1,12 @@
-"""Shared fixtures: tiny seeded models, one thread, and `require` for optional packages."""
+"""Shared fixtures: tiny seeded models, one thread, and `require` for optional packages.
+
+Under CI (``CI`` truthy: 1/true/yes) every skipped test fails the run: see ci_mode.py, whose hooks
+are loaded here.
+"""
 
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from pathlib import Path
 
@@ -16,17 +19,24 @@ if str(ROOT) not in sys.path:
 
 torch.set_num_threads(1)
 
+from ci_mode import (  # noqa: E402,F401  (the CI-mode hooks, registered by being here)
+    in_ci,
+    pytest_make_collect_report,
+    pytest_runtest_makereport,
+    pytest_sessionfinish,
+    pytest_sessionstart,
+)
 from diffviz.data import text  # noqa: E402
 from diffviz.model.config import UNetConfig, preset  # noqa: E402
 from diffviz.model.unet import UNet  # noqa: E402
 
 
 def require(module_name: str):
-    """Import a module; when it is missing, fail under CI (CI set) and skip elsewhere."""
+    """Import a module; when it is missing, fail under CI (``in_ci()``) and skip elsewhere."""
     try:
         return importlib.import_module(module_name)
     except ImportError as e:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{module_name} is required in CI but cannot be imported: {e}")
         pytest.skip(f"{module_name} is not installed")
 

@@ -1,11 +1,11 @@
 """Every lesson page renders cleanly with every shipped model (the zoo's real checkpoints)."""
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from ci_mode import in_ci
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("as_served")   # conftest: every run goes t
 @pytest.mark.parametrize("model", zoo.names())
 def test_every_page_is_clean_with_every_shipped_model(model):
     if not zoo.MODELS[model].exists():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{model} is in the registry but not shipped")
         pytest.skip(f"{model} not exported")
     for script in PAGES:

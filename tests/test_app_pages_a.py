@@ -244,11 +244,46 @@ def test_rgb_caption_model_real_mode(shapes_zoo):
     assert [d["type"] for d in figure(at, "r_eps_hat")["data"]] == ["heatmap"] * 3
 
 
-@pytest.mark.parametrize("page, params", [("pages/overview.py", {}), ("pages/forward.py", {}),
-                                          ("pages/denoise.py", {}), ("pages/denoise.py", {"mode": "real"})])
-def test_show_the_code_runs(page, params):
-    """The "show the code" lines are real diffviz code: they run as shown (x0 = a held-out digit)."""
+def _overview_code_shows(ns: dict, code: str) -> None:
+    shapes = {k: tuple(v.shape) for k, v in ns["trace"].items()}
+    said = re.search(r"'(encoder\.\d)': (\([\d, ]+\))", code)        # the comment's example key and shape
+    assert said and str(shapes[said.group(1)]) == said.group(2), (said and said.groups(), shapes)
+    assert "bottleneck" in shapes and any(k.endswith(".skip") for k in shapes)
+    assert ns["eps"].shape == ns["x_T"].shape == (1, 1, 28, 28)
+
+
+def _forward_code_shows(ns: dict, code: str) -> None:
+    sched, x0, eps = ns["sched"], ns["x0"], ns["eps"]
+    ab = float(np.prod(1 - np.linspace(1e-4, 0.02, 1000)[:301]))       # ᾱ_300 of the linear schedule, by hand
+    np.testing.assert_allclose(ns["x_t"].numpy(), (ab ** 0.5 * x0 + (1 - ab) ** 0.5 * eps).numpy(), atol=1e-5)
+    shown = re.search(r"#\s*([\d.]+),\s*([\d.]+)", code.splitlines()[-1])    # "# 0.3940, 0.65"
+    assert shown, code
+    assert f"{ab:.4f}" == shown.group(1) and f"{ab / (1 - ab):.3g}" == shown.group(2)
+    assert float(sched.alphas_cumprod[300]) == pytest.approx(ab, rel=1e-5)
+
+
+def _denoise_code_shows(ns: dict, code: str) -> None:
+    tr = ns["tr"]
+    assert f"t = {int(tr.timesteps[0])}" in code and len(tr.timesteps) == 25
+    shapes = {tuple(a.shape) for a in (tr.x_t[0], tr.eps[0], tr.pred_x0[0], tr.x_prev(0))}
+    assert shapes == {(1, 1, 28, 28)} and "each (1, 1, 28, 28)" in code
+
+
+def _real_code_shows(ns: dict, code: str) -> None:
+    ts, mse = ns["ts"], ns["mse"].detach()
+    assert len(ts) == 50 == mse.shape[0] and "50 noise levels" in code and torch.isfinite(mse).all()
+    assert float(mse[:5].mean()) > float(mse[-5:].mean()) > 0        # ε is hard to read at small t
+
+
+@pytest.mark.parametrize("page, params, check", [
+    ("pages/overview.py", {}, _overview_code_shows), ("pages/forward.py", {}, _forward_code_shows),
+    ("pages/denoise.py", {}, _denoise_code_shows), ("pages/denoise.py", {"mode": "real"}, _real_code_shows)])
+def test_show_the_code_runs(page, params, check):
+    """The "show the code" lines are real diffviz code: they run as shown (x0 = a held-out digit) and
+    give what their comments say."""
     at = app(page, **params)
     from diffviz.data import digits
+    code = at.code[-1].value
     namespace = {"x0": torch.from_numpy(digits.mnist("held")[0][354])}
-    exec(at.code[-1].value, namespace)
+    exec(code, namespace)
+    check(namespace, code)

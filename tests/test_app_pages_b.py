@@ -199,9 +199,9 @@ def test_models_without_skips_or_attention_are_explained():
     at = app("pages/skips.py", model="mnist-noskip")
     assert not at.exception and not at.error
     assert any("without skip connections" in i.value for i in at.info)
-    if "mnist-noattn" in zoo.available():
-        at = app("pages/attention.py", model="mnist-noattn")
-        assert not at.exception and any("no self-attention" in i.value for i in at.info)
+    assert "mnist-noattn" in zoo.available(), "mnist-noattn ships in models/ (MODELS.md)"
+    at = app("pages/attention.py", model="mnist-noattn")
+    assert not at.exception and any("no self-attention" in i.value for i in at.info)
 
 
 def test_class_model_says_cross_attention_needs_the_text_model():

@@ -2,14 +2,15 @@
 
 One Streamlit server (`streamlit run app.py`) and one headless Chromium for the whole module. For each
 page: the defaults render without an exception or an error box and show images or figures; a
-screenshot goes to docs/screenshots/; a slider in the main area moved once with the keyboard (on a
+screenshot goes to a temporary folder (a test run leaves the work tree as it was; `python
+docs/screenshots.py` regenerates the docs' pictures); a slider in the main area moved once with the keyboard (on a
 page without one, the next option of a segmented control or radio) puts its new value in the
 address, and that address opened in a fresh browser shows the same images, figures and widget
 values. The permalink tests open pages with every parameter set to a non-default value; one test
 opens a deep link as a fresh server's very first request.
 
 Needs /usr/bin/chromium (Debian's `chromium`) and the `playwright` package: without them these tests
-fail under CI (``CI`` set) and are skipped elsewhere.
+fail under CI (``CI`` truthy: 1, true, yes) and are skipped elsewhere.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from browser import (
 pytestmark = pytest.mark.browser
 
 PAGES = app_pages()
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 # Every parameter a view depends on, each set to a value that is not its default (checked below:
 # the app drops a default from the address, so a default here would be caught), except the values
@@ -69,6 +69,12 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Where the test's screenshots go: a temporary folder, never docs/screenshots/."""
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -132,8 +138,7 @@ def test_a_deep_link_is_the_first_request(chromium):
     navigation, the sidebar, the notices) and not the page file alone, which Streamlit does for a
     script beside a pages/ folder until some session has run st.navigation."""
     p = next((p for p in PAGES if p.url), None)
-    if p is None:
-        pytest.skip("app.py has only the default page")
+    assert p is not None, "app.py has only the default page: nothing to deep-link to"
     require_written(p)
     fresh = AppServer().start()
     try:
@@ -144,19 +149,19 @@ def test_a_deep_link_is_the_first_request(chromium):
 
 
 @pytest.mark.parametrize("p", PAGES, ids=[p.name for p in PAGES])
-def test_page(p: AppPage, chromium, server):
+def test_page(p: AppPage, chromium, server, shots):
     require_written(p)
     name = p.name
     with visit(chromium, server.url(p.url), server) as (page, errors):
         check_clean(page, errors, server, f"/{name} on defaults")
         assert query(page.url) == {}, f"/{name} on defaults wrote parameters into the address: {page.url}"
-        size = screenshot(page, SCREENSHOTS / f"{name}.png")
+        size = screenshot(page, shots / f"{name}.png")
         assert size < 300_000, f"screenshot of /{name} is {size} bytes"
 
         before, url0 = query(page.url), page.url
         did = move_main_widget(page)
-        if did is None:
-            pytest.skip(f"/{name} has no slider, segmented control or radio in the main area (defaults checked)")
+        assert did is not None, (f"/{name} has no slider, segmented control or radio in the main area: "
+                                 "every lesson page has one, and this test moves it")
         page.wait_for_function("u => location.href !== u", arg=url0, timeout=RUN_TIMEOUT_MS)
         settle(page)
         where = f"/{name} after {did}"

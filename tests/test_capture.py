@@ -153,10 +153,21 @@ def _same(a, b):
             assert torch.equal(a.traces[i][k], b.traces[i][k]), (i, k)
 
 
-def test_threads_sharing_one_model_get_their_own_results(tiny_model):
+def test_threads_sharing_one_model_get_their_own_results(tiny_model, monkeypatch):
     solo = [_run(tiny_model, s) for s in SETTINGS]
     results, errors, spans = [None] * len(SETTINGS), [], [None] * len(SETTINGS)
     barrier = threading.Barrier(len(SETTINGS))
+    # Force the overlap: every run stops after its first step until all nine have taken one, so all
+    # nine are in the middle of sampling (captures and interventions live) at the same moment.
+    middle, denoise, met = threading.Barrier(len(SETTINGS)), sampling.denoise, []
+
+    def denoise_meeting_the_others(*a, **kw):
+        for i, st in enumerate(denoise(*a, **kw)):
+            yield st
+            if i == 0:
+                middle.wait(timeout=60)
+                met.append(i)
+    monkeypatch.setattr(sampling, "denoise", denoise_meeting_the_others)
 
     def work(i):
         try:
@@ -174,7 +185,8 @@ def test_threads_sharing_one_model_get_their_own_results(tiny_model):
         th.join(timeout=120)
     assert not errors, errors
     assert hooks_left(tiny_model) == 0
-    assert max(a for a, _ in spans) < min(b for _, b in spans)     # the runs really overlapped
+    assert max(a for a, _ in spans) < min(b for _, b in spans)     # the runs really overlapped (forced)
+    assert len(met) == len(SETTINGS) and not middle.broken
     for s, a, b in zip(SETTINGS, results, solo):
         _same(a, b)
         keys = set(capture_module.resolve(tiny_model, s["capture_select"])) if s["capture_select"] else set()

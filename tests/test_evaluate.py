@@ -58,6 +58,39 @@ def test_memorisation_share_on_a_constructed_case():
     assert share == pytest.approx(0.3)
 
 
+# ------------------------------------------------------------ one draw, scored by hand
+
+@pytest.fixture(scope="module")
+def small_reference():
+    """A hand-made reference: 20 random "training digits", 10 random "held-out" ones (no MNIST)."""
+    from diffviz.evaluation import judge
+    from diffviz.evaluation.reference import Reference
+    rng = np.random.default_rng(0)
+    tx = rng.uniform(-1, 1, size=(20, 1, 28, 28)).astype(np.float32)
+    hx = rng.uniform(-1, 1, size=(10, 1, 28, 28)).astype(np.float32)
+    flat = tx.reshape(20, -1).astype(np.float64)
+    d = np.linalg.norm(flat[:, None] - flat[None], axis=2) + np.diag([np.inf] * 20)
+    return Reference(tx, np.arange(20) % 10, hx, np.arange(10), judge.features(hx), d.min(1).astype(np.float32),
+                     np.zeros(10, np.float32))
+
+
+def test_score_samples_against_values_computed_by_hand(small_reference):
+    ref = small_reference
+    # Ten identical blank images asked to be 0..9: whatever the judge says, exactly one is right.
+    blank = np.full((10, 1, 28, 28), -1.0, np.float32)
+    s = digits.score_samples(blank, list(range(10)), ref)
+    assert s["label_accuracy"] == pytest.approx(0.1) and sum(s["correct_per_digit"].values()) == 1
+    to_train = np.linalg.norm((blank[0] - ref.train_x).reshape(20, -1).astype(np.float64), axis=1).min()
+    assert s["median_nn"] == pytest.approx(to_train, rel=1e-5)
+    assert s["memorised_share"] == float(to_train < ref.threshold)
+    # Copies of training digits 0..4 and five blanks: half memorised (distance 0), by hand.
+    x = np.concatenate([ref.train_x[:5], blank[:5]])
+    s = digits.score_samples(x, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], ref)
+    assert s["memorised_share"] == pytest.approx(0.5) and s["memorised_share_class_threshold"] == pytest.approx(0.5)
+    # The held-out digits themselves: the same features as the reference, a Fréchet distance of 0.
+    assert digits.score_samples(ref.held_x, list(range(10)), ref)["fd"] == pytest.approx(0.0, abs=1e-3)
+
+
 # ------------------------------------------------------------ end to end
 
 @pytest.fixture(scope="module")
@@ -79,19 +112,22 @@ def test_evaluate_plumbing_with_tiny_models(tiny28, tinytext):
     m = r["models"]["mnist"]
     assert m["settings"] == {"sampler": "ddim", "steps": 2, "guidance": 2.0, "draws": 1, "n_per_digit": 1,
                              "seeds": "0 + draw * 100000 + i"}
-    assert 0 <= m["label_accuracy"]["mean"] <= 1 and set(m["label_accuracy"]["per_digit"]) == set(map(str, range(10)))
+    per_digit = m["label_accuracy"]["per_digit"]
+    assert set(per_digit) == set(map(str, range(10))) and set(per_digit.values()) <= {0.0, 1.0}   # one sample each
+    assert m["label_accuracy"]["mean"] == pytest.approx(sum(per_digit.values()) / 10)
     floor = r["reference"]["fd_floor"]
     assert floor["n"] == 10 and floor["mean"] > 0
     assert m["fd"]["ratio_to_floor"] == pytest.approx(m["fd"]["mean"] / floor["mean"])
     assert m["fd"]["mean"] > floor["mean"]                                 # an untrained model is worse than data
-    assert 0 <= m["memorisation"]["mean"] <= 1
+    assert m["memorisation"]["mean"] * 10 == pytest.approx(round(m["memorisation"]["mean"] * 10))   # k of 10
     mem = r["reference"]["memorisation"]
     assert 0.3 < mem["held_out_share"] < 0.7                               # real held-out digits: about half
     assert 0.3 < mem["held_out_share_class_threshold"] < 0.7
-    assert 0 <= m["memorisation"]["class_threshold"]["mean"] <= 1
     table = m["sampler_table"]
     assert [(row["sampler"], row["steps"]) for row in table] == [("ddim", 2), ("ddpm", 3)]
     assert table[0]["fd"] == m["fd"]["draws"][0]                           # the same seeds: reused, not redrawn
+    assert table[0]["memorised_share"] == m["memorisation"]["mean"]
+    assert table[0]["label_accuracy"] == m["label_accuracy"]["mean"]
     t = r["text_models"]["shapes"]
     assert t["settings"]["guidance"] == 3.0 and t["n"] == 4
     assert set(t["cross_attention"]["shares"]) == {"colour", "shape"}

@@ -5,13 +5,22 @@ import json
 
 import numpy as np
 import pytest
+from plotly.colors import sample_colorscale
 
-from diffviz.figures import curves, diagram, maps, style
+from diffviz.figures import curves, diagram, maps
 
 
 def js(fig) -> dict:
     """The figure as the browser receives it (must serialise)."""
     return json.loads(fig.to_json())
+
+
+def _rgb_at(scale, positions) -> list[tuple[float, float, float]]:
+    """The (r, g, b) of a plotly colour scale at ``positions`` in [0, 1] (plotly's own interpolation)."""
+    out = []
+    for c in sample_colorscale([[float(p), c] for p, c in scale], list(positions)):
+        out.append(tuple(float(v) for v in c[c.index("(") + 1:-1].split(",")))
+    return out
 
 
 def test_mosaic_places_maps_with_gaps():
@@ -31,8 +40,9 @@ def test_channel_grid_is_diverging_symmetric_and_unsmoothed():
     hm = fig.data[0]
     assert hm.type == "heatmap" and hm.zmin == -2.5 and hm.zmax == 2.5
     assert hm.zsmooth is False and fig.layout.yaxis.scaleanchor == "x"
-    assert "RdBu" in str(fig.layout.template) or hm.colorscale                     # an explicit colour map
-    assert hm.colorscale[0][1] != hm.colorscale[-1][1]
+    lo, mid, hi = _rgb_at(hm.colorscale, (0.0, 0.5, 1.0))
+    assert lo[2] > lo[0] and hi[0] > hi[2]                          # blue below zero, red above
+    assert min(mid) > 230                                           # zero is (near) white
     assert 100 in np.asarray(hm.customdata) and "channel" in hm.hovertemplate
     assert fig.layout.title.text == "encoder level 2"
     js(fig)
@@ -120,8 +130,25 @@ def test_bars_curves_and_heat_maps_have_labelled_axes():
 
 @pytest.mark.parametrize("n, ncol", [(1, 1), (5, 5), (6, 3)])
 def test_grid_sizes(n, ncol):
-    panels = [maps.Panel(str(i), np.zeros((1, 8, 8))) for i in range(n)]
-    fig = maps.panel_row(panels, size=100, ncol=ncol)
-    rows = -(-n // ncol)
-    assert fig.layout.height == rows * (100 + style.TITLE_PX) + (rows - 1) * style.GAP_PX + 20
-    assert fig.layout.width == ncol * 100 + (ncol - 1) * style.GAP_PX + 20
+    """Measured in pixels on the figure: every panel is ``size`` px square, panels of a row sit side by
+    side (a small gap, no overlap), rows stack, and the figure is not much larger than its panels."""
+    size = 100
+    fig = maps.panel_row([maps.Panel(str(i), np.zeros((1, 8, 8))) for i in range(n)], size=size, ncol=ncol)
+    lay = fig.layout
+    pw, ph = lay.width - lay.margin.l - lay.margin.r, lay.height - lay.margin.t - lay.margin.b
+    boxes = []                                                      # (x0, x1, y0, y1) in pixels
+    for i in range(n):
+        s = "" if i == 0 else str(i + 1)
+        (x0, x1), (y0, y1) = lay[f"xaxis{s}"].domain, lay[f"yaxis{s}"].domain
+        boxes.append((x0 * pw, x1 * pw, y0 * ph, y1 * ph))
+    for x0, x1, y0, y1 in boxes:
+        assert x1 - x0 == pytest.approx(size, abs=0.5) and y1 - y0 == pytest.approx(size, abs=0.5)
+    rows = [boxes[r * ncol:(r + 1) * ncol] for r in range(-(-n // ncol))]
+    for row in rows:
+        assert len({(b[2], b[3]) for b in row}) == 1                 # one row: one height
+        for a, b in zip(row, row[1:]):
+            assert 0 < b[0] - a[1] <= size / 4                        # side by side, not stretched apart
+    for upper, lower in zip(rows, rows[1:]):
+        assert 0 < upper[0][2] - lower[0][3] <= size / 2             # the row below, room for its titles
+    assert size * ncol < lay.width <= size * ncol + 30 * ncol + 40
+    assert size * len(rows) < lay.height <= (size + 40) * len(rows) + 40

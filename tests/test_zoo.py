@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
 import pytest
 import torch
+from ci_mode import in_ci
 
 from diffviz.data import text
 from diffviz.model import checkpoint, zoo
@@ -50,7 +50,7 @@ def _forward(model):
 def test_shipped_models_load_and_predict(name):
     e = zoo.MODELS[name]
     if not e.exists():
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{name}: {e.prefix}.safetensors/.json must be shipped (CI is set)")
         pytest.skip(f"{name} is not exported yet")
     model, meta = zoo.load(name)
