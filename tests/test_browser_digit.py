@@ -4,18 +4,19 @@ The canvas is our own components-v2 element, mounted in an open shadow root (Pla
 locators pierce it). Checks: after each drawing the model's input and the SDEdit result appear;
 the link reopened in a fresh browser context shows the same drawing on the canvas and the same
 figures; Clear (an empty canvas), a dot, a filled canvas and a tampered link give messages, never
-an exception box. Runs with 10 sampling steps to stay quick. Screenshot: docs/screenshots/your-digit-drawn.png.
+an exception box. Runs with 10 sampling steps to stay quick. Screenshot to a temporary folder (docs' pictures: python docs/screenshots.py).
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 
 import pytest
 from browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
     AppServer,
     problems,
     query,
@@ -116,7 +117,7 @@ def test_draw_a_one_and_a_zero_and_share_the_link(chromium, server):
     zero = query(page.url)["drawing"]
     assert zero != one and len(page.url) < 2000
     ink, seen = page.evaluate(_INK), snapshot(page)
-    screenshot(page, ROOT / "docs" / "screenshots" / "your-digit-drawn.png")
+    screenshot(page, Path(tempfile.mkdtemp(prefix="diffviz-digit-shots-")) / "your-digit-drawn.png")
 
     fresh = chromium.new_context(viewport=VIEW)                      # a student opening the teacher's link
     other = fresh.new_page()

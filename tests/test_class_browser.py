@@ -5,7 +5,7 @@ anonymous names (one renames itself); the teacher moves to the question and the 
 follow; each answers; the teacher's live count reaches 2 of 2; before the reveal the students see
 only that they answered; the teacher reveals and every student sees their answer, the class's and the
 measured truth; the CSV export holds both answers and no secret. Screenshots at 1280×720 go to
-docs/screenshots/class-*.png.
+a temporary folder (the docs' pictures: python docs/screenshots.py).
 
 Needs /usr/bin/chromium and playwright: without them this fails under CI and is skipped elsewhere.
 """
@@ -16,6 +16,7 @@ import csv
 import io
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +24,6 @@ import pytest
 from browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
-    ROOT,
     AppServer,
     problems,
     query,
@@ -35,7 +35,7 @@ from browser import (
 pytestmark = pytest.mark.browser
 
 FOLLOW_MS = 8000          # the students' pages poll every 2 s; allow a loaded CI machine some slack
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = Path(tempfile.mkdtemp(prefix="diffviz-class-shots-"))   # never docs/screenshots/ (python docs/screenshots.py)
 
 
 @pytest.fixture(scope="module")
