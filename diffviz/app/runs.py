@@ -20,13 +20,20 @@ from diffviz.app.cache import BoundedCache
 from diffviz.app.notices import plain
 from diffviz.app.settings import Settings
 from diffviz.diffusion import sampling
+from diffviz.diffusion.batcher import Batcher
 from diffviz.model import zoo
 from diffviz.model.checkpoint import CheckpointError
 from diffviz.model.interventions import Interventions
 
-RUNS = BoundedCache(max_entries=48, max_bytes=768 * 2**20, size=lambda tr: tr.nbytes())
+# Bounded so that a class's memory stays flat: a run pushed out is recomputed when asked again
+# (the same seed gives the same bits). The trajectories with captures (Inside, attention) are the big ones.
+RUNS = BoundedCache(max_entries=48, max_bytes=320 * 2**20, size=lambda tr: tr.nbytes())
 PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nbytes())   # single passes, GIFs
 
+
+# One batcher per server process: sampling runs of different sessions that are under way at the
+# same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone).
+BATCHER = Batcher()
 
 # ---------------------------------------------------------------- models and cached runs
 
@@ -54,7 +61,7 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
         with st.spinner(f"Sampling {s.steps} steps with {name}…"):
             return sampling.run(m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps,
                                 guidance=s.guidance, seeds=list(seeds), interventions=iv,
-                                capture_select=sel, capture_steps=cs)
+                                capture_select=sel, capture_steps=cs, batcher=BATCHER)
     return RUNS.get_or_compute(key, compute)
 
 
@@ -173,7 +180,7 @@ def _nbytes(v) -> int:
     return 64
 
 
-DERIVED = BoundedCache(max_entries=256, max_bytes=256 * 2**20, size=_nbytes)
+DERIVED = BoundedCache(max_entries=256, max_bytes=128 * 2**20, size=_nbytes)
 
 
 def derived(key: tuple, compute):

@@ -148,7 +148,7 @@ class Batcher:
                     lo, hi, _ = rows.indices(n)
                     r.trace = Trace({k: trace[k][start + lo:start + hi] for k in resolve(model, r.capture_select)})
                 start += n
-        except BaseException as e:                         # every caller sees the failure, none hangs
+        except BaseException as e:  # noqa: BLE001 (handed to every caller, who raises it: none hangs)
             for r in reqs:
                 r.error = e
         finally:
