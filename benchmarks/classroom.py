@@ -213,6 +213,7 @@ def main(argv=None) -> int:
     ap.add_argument("--url", help="an already running server (or proxy) instead of starting one")
     ap.add_argument("--pid", type=int, help="with --url: the server's process id, for its memory")
     ap.add_argument("--quick", action="store_true", help="6 clients, 2 rounds, 10 s of scrubbing")
+    ap.add_argument("--out", help="also write the report to this file after every load (a long run's progress)")
     a = ap.parse_args(argv)
     loads = a.loads or ["same", "distinct", "scrub", "cold"]
     if a.quick:
@@ -238,6 +239,8 @@ def main(argv=None) -> int:
             report["rss_mb_warm"] = rss_mb(pid)
             for load in warm_loads:
                 report["results"][load] = asyncio.run(_one(load, url, pid, a, seeds))
+                if a.out:
+                    Path(a.out).write_text(json.dumps(report, indent=1))
         finally:
             if server:
                 server.close()

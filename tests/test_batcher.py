@@ -94,6 +94,8 @@ def test_captures_ride_along(text_model):
             assert set(tr) == set(run.traces[i])
             for k, v in tr.items():
                 assert v.shape[0] == 1 and torch.equal(v, run.traces[i][k]), k
+                for held in (v, run.traces[i][k]):                     # no view holding the whole batch
+                    assert held.untyped_storage().nbytes() == held.nbytes, k
 
 
 def test_a_failing_pass_reaches_every_caller_and_none_hangs(tiny_model):

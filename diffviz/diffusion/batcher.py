@@ -57,8 +57,8 @@ def padded_forward(model, x, t, cond, capture_select=None, capture_rows: slice |
     out = torch.cat(outs)[:B]
     if not capture_select:
         return out, None
-    keep = capture_rows or slice(0, B)
-    return out, Trace({k: torch.cat([tr[k] for tr in traces])[keep] for k in traces[0]})
+    keep = capture_rows or slice(0, B)                      # a copy: a view would keep every padded row alive
+    return out, Trace({k: torch.cat([tr[k] for tr in traces])[keep].clone() for k in traces[0]})
 
 
 @dataclass
@@ -146,7 +146,8 @@ class Batcher:
                 if r.capture_select:
                     rows = r.capture_rows or slice(0, n)
                     lo, hi, _ = rows.indices(n)
-                    r.trace = Trace({k: trace[k][start + lo:start + hi] for k in resolve(model, r.capture_select)})
+                    r.trace = Trace({k: trace[k][start + lo:start + hi].clone()       # its own rows only
+                                     for k in resolve(model, r.capture_select)})
                 start += n
         except BaseException as e:  # noqa: BLE001 (handed to every caller, who raises it: none hangs)
             for r in reqs:
