@@ -10,6 +10,8 @@ is escaped before it reaches Markdown (no links or images can be smuggled in).
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,6 +36,10 @@ PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nb
 # One batcher per server process: sampling runs of different sessions that are under way at the
 # same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone).
 BATCHER = Batcher()
+# At most this many sampling runs compute at once in a process; more wait their turn, asleep. A
+# class of 30 fits (and batches); a client that opens runs and leaves (each run goes on after its
+# session is gone) cannot pile up hundreds of threads that starve every other session.
+SAMPLING = threading.BoundedSemaphore(int(os.environ.get("DIFFVIZ_MAX_RUNS") or 32))
 
 # ---------------------------------------------------------------- models and cached runs
 
@@ -58,7 +64,7 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
     m, _ = load_model(name)
 
     def compute():
-        with st.spinner(f"Sampling {s.steps} steps with {name}…"):
+        with st.spinner(f"Sampling {s.steps} steps with {name}…"), SAMPLING:
             return sampling.run(m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps,
                                 guidance=s.guidance, seeds=list(seeds), interventions=iv,
                                 capture_select=sel, capture_steps=cs, batcher=BATCHER)
