@@ -28,12 +28,12 @@ def _haproxy_or_skip():
         pytest.skip("haproxy is not installed")
 
 
-def test_config_is_sticky_by_cookie_and_checks_health():
+def test_config_is_sticky_by_cookie_and_never_marks_a_busy_replica_down():
     cfg = haproxy_config("127.0.0.1", 9000, [("r0", 9001), ("r1", 9002)])
     assert "bind 127.0.0.1:9000" in cfg
     assert f"cookie {COOKIE} insert" in cfg
-    assert "server r0 127.0.0.1:9001 cookie r0 check" in cfg and "server r1 127.0.0.1:9002 cookie r1" in cfg
-    assert "GET /_stcore/health" in cfg and f"set-header {HEADER}" in cfg
+    assert "server r0 127.0.0.1:9001 cookie r0\n" in cfg and "server r1 127.0.0.1:9002 cookie r1\n" in cfg
+    assert " check" not in cfg and f"set-header {HEADER}" in cfg
 
 
 def _alive(pid: int) -> bool:

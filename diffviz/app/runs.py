@@ -36,10 +36,11 @@ PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nb
 # One batcher per server process: sampling runs of different sessions that are under way at the
 # same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone).
 BATCHER = Batcher()
-# At most this many sampling runs compute at once in a process; more wait their turn, asleep. A
-# class of 30 fits (and batches); a client that opens runs and leaves (each run goes on after its
-# session is gone) cannot pile up hundreds of threads that starve every other session.
-SAMPLING = threading.BoundedSemaphore(int(os.environ.get("DIFFVIZ_MAX_RUNS") or 32))
+# At most this many sampling runs compute at once in a process; more wait their turn, asleep. Every
+# batched pass has 8 rows (4 guided runs), so 8 runs at once lose nothing to batching; a client
+# that opens runs and leaves (each run goes on after its session is gone) cannot pile up threads
+# that starve the server's event loop and every other session.
+SAMPLING = threading.BoundedSemaphore(int(os.environ.get("DIFFVIZ_MAX_RUNS") or 8))
 
 # ---------------------------------------------------------------- models and cached runs
 
