@@ -116,10 +116,10 @@ async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int
     async def flooder():                                   # a rerun every 50 ms, never waiting
         s = Student(url, page, f"seed={seeds.take(1)[0]}")
         await s.connect()
-        while not stop.is_set():
+        while not stop.is_set() and s.ws is not None:
             await s.ws.send(_rerun(s).SerializeToString())
             await asyncio.sleep(0.05)
-            while True:                                    # drain whatever came, without blocking
+            for _ in range(500):                           # drain whatever came, without blocking
                 try:
                     await asyncio.wait_for(s.ws.recv(), 0.001)
                 except (TimeoutError, websockets.ConnectionClosed):
@@ -130,23 +130,27 @@ async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int
         while not stop.is_set():
             s = Student(url, page, f"seed={seeds.take(1)[0]}")
             await s.connect()
-            await s.ws.send(_rerun(s).SerializeToString())
-            await asyncio.sleep(0.3)
-            await s.close()
+            if s.ws is not None:
+                await s.ws.send(_rerun(s).SerializeToString())
+                await asyncio.sleep(0.3)
+                await s.close()
 
     async def non_reader():                                # opens pages and never reads an answer
         s = Student(url, page, "seed=1")
         await s.connect()
-        while not stop.is_set():
+        while not stop.is_set() and s.ws is not None:
             await s.ws.send(_rerun(s).SerializeToString())
             await asyncio.sleep(1.0)
-        s.ws.transport.abort()
+        if s.ws is not None:
+            s.ws.transport.abort()
 
     bad = [asyncio.create_task(f()) for f in (flooder, quitter, non_reader)]
     await asyncio.sleep(1.0)
     out = await rounds(url, pid, page, lambda r: [f"seed={x}" for x in seeds.take(n)], n_rounds)
     stop.set()
-    await asyncio.gather(*bad, return_exceptions=True)
+    _, late = await asyncio.wait(bad, timeout=70)
+    for task in late:
+        task.cancel()
     return out
 
 

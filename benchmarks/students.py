@@ -109,8 +109,12 @@ class Student:
         self.ws = None
 
     async def connect(self) -> None:
-        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=2**28,
-                                           open_timeout=60, ping_interval=None)
+        """Open the websocket (within 60 s; a student who cannot connect counts as an unfinished page)."""
+        try:
+            self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=2**28,
+                                               open_timeout=60, ping_interval=None)
+        except (OSError, TimeoutError, websockets.InvalidHandshake):
+            self.ws = None
 
     async def run(self, widget: tuple[str, str, int] | None = None, timeout: float = PAGE_TIMEOUT_S):
         """Send one rerun (a page load, or a slider moved to a value) and wait for the page to finish.
@@ -127,9 +131,11 @@ class Student:
             ws.double_array_value.data.append(float(value))
             if frag:
                 rs.fragment_id = frag
+        if self.ws is None:
+            return None
         t0 = time.perf_counter()
-        await self.ws.send(msg.SerializeToString())
         try:
+            await self.ws.send(msg.SerializeToString())
             await asyncio.wait_for(self._until_finished(), timeout)
         except (TimeoutError, websockets.ConnectionClosed):
             return None
