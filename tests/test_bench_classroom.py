@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.students import rss_mb, summary  # noqa: E402
+from benchmarks.students import rss_mb, summary
 
 
 def test_summary_nearest_rank_and_unfinished():
@@ -41,7 +41,7 @@ def test_rss_counts_the_children_too():
 @pytest.mark.slow
 def test_a_class_of_two_finishes_its_pages():
     proc = subprocess.run([sys.executable, "benchmarks/classroom.py", "same", "--clients", "2", "--rounds", "1"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=240)
+                          cwd=ROOT, capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     r = json.loads(proc.stdout)["results"]["same"]
     assert r["n"] == 2 and r["unfinished"] == 0 and r["exceptions"] == 0
