@@ -56,7 +56,7 @@ def app_pages() -> list[tuple[str, str]]:
     """(url_path, script path relative to app.py) for every st.Page in app.py, in order."""
     text = (ROOT / "app.py").read_text()
     out = []
-    for m in re.finditer(r"st\.Page\(\s*[\"']([^\"']+)[\"'](.*?)\)", text, re.S):
+    for m in re.finditer(r"st\.Page\(\s*[\"']([^\"']+)[\"'](.*?)\)", text, re.DOTALL):
         url = re.search(r"url_path\s*=\s*[\"']([^\"']+)[\"']", m.group(2))
         out.append((url.group(1) if url else Path(m.group(1)).stem, m.group(1)))
     return out

@@ -24,6 +24,7 @@ MODES = {"sample": "Sample from pure noise", "real": "Real image: predicted vs t
 mode = params.choice_param("mode", "What to look at", list(MODES), "sample", widget="radio", format_func=MODES.get)
 
 
+@st.fragment                          # scrubbing reruns this view only, not the sidebar and the page
 def sample_view():
     tr = runs.trajectory(s)
     S = tr.steps
@@ -52,7 +53,8 @@ def sample_view():
                   (x0, "x̂0: the guess of x0", False), (x_prev, f"next: {prev_name}", False)]
         for col, (a, title, signed), key in zip(cols, panels, ("x_t", "eps", "x0", "x_prev")):
             with col:
-                render.chart(maps.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
+                render.shared_chart(("denoise", s.run_key(), i, key), lambda a=a, title=title, signed=signed:
+                    maps.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
         st.caption(f"Step {i} of {S}: x_{t} → {prev_name}{' (the last step)' if prev_t < 0 else ''}. "
                    "Images: grey −1 (black) … +1 (white); ε̂: blue < 0 < red, "
                    f"one scale (±{lim:.2f}) for every step of this run.")

@@ -98,12 +98,15 @@ def grid(stage: str, top: int = TOP, ncol: int = 4, width: int = 400):
 for k in range(L):
     a, b = st.columns(2)
     with a:
-        render.plot(grid(f"encoder.{k}"), key=f"grid-encoder-{k}")
+        render.shared_plot(("inside", runs.run_key(s), step, f"encoder.{k}"), lambda k=k: grid(f"encoder.{k}"),
+                           key=f"grid-encoder-{k}")
     with b:
-        render.plot(grid(f"decoder.{k}"), key=f"grid-decoder-{k}")
+        render.shared_plot(("inside", runs.run_key(s), step, f"decoder.{k}"), lambda k=k: grid(f"decoder.{k}"),
+                           key=f"grid-decoder-{k}")
 _, mid, _ = st.columns([1, 2, 1])
 with mid:
-    render.plot(grid("bottleneck"), key="grid-bottleneck")
+    render.shared_plot(("inside", runs.run_key(s), step, "bottleneck"), lambda: grid("bottleneck"),
+                       key="grid-bottleneck")
 
 # ---------------------------------------------------------------- statistics over the run
 st.subheader("How strong is each level, step by step?")
@@ -122,7 +125,8 @@ st.subheader(f"Closer: {name(focus)}")
 info = summary[focus]
 n_ch = channels_of(focus)
 ncol = 16 if n_ch > 32 else 8
-render.plot(grid(focus, top=n_ch, ncol=ncol, width=900), key="grid-focus")
+render.shared_plot(("inside-all", runs.run_key(s), step, focus), lambda: grid(focus, top=n_ch, ncol=ncol, width=900),
+                   key="grid-focus")
 a, b = st.columns(2)
 with a:
     mean_map = traj.traces[step][focus][0].float().numpy().mean(axis=0)

@@ -10,6 +10,8 @@ is escaped before it reaches Markdown (no links or images can be smuggled in).
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +22,25 @@ from diffviz.app.cache import BoundedCache
 from diffviz.app.notices import plain, scoped
 from diffviz.app.settings import Settings, settings
 from diffviz.diffusion import sampling
+from diffviz.diffusion.batcher import Batcher
 from diffviz.model import zoo
 from diffviz.model.checkpoint import CheckpointError
 from diffviz.model.interventions import Interventions
 
-RUNS = BoundedCache(max_entries=48, max_bytes=768 * 2**20, size=lambda tr: tr.nbytes())
+# Bounded so that a class's memory stays flat: a run pushed out is recomputed when asked again
+# (the same seed gives the same bits). The trajectories with captures (Inside, attention) are the big ones.
+RUNS = BoundedCache(max_entries=48, max_bytes=320 * 2**20, size=lambda tr: tr.nbytes())
 PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nbytes())   # single passes, GIFs
 
+
+# One batcher per server process: sampling runs of different sessions that are under way at the
+# same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone).
+BATCHER = Batcher()
+# At most this many sampling runs compute at once in a process; more wait their turn, asleep. Every
+# batched pass has 8 rows (4 guided runs), so 8 runs at once lose nothing to batching; a client
+# that opens runs and leaves (each run goes on after its session is gone) cannot pile up threads
+# that starve the server's event loop and every other session.
+SAMPLING = threading.BoundedSemaphore(int(os.environ.get("DIFFVIZ_MAX_RUNS") or 8))
 
 # ---------------------------------------------------------------- models and cached runs
 
@@ -61,10 +75,10 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
     m, _ = load_model(name)
 
     def compute():
-        with st.spinner(f"Sampling {s.steps} steps with {name}…"):
+        with st.spinner(f"Sampling {s.steps} steps with {name}…"), SAMPLING:
             return sampling.run(m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps,
                                 guidance=s.guidance, seeds=list(seeds), interventions=iv,
-                                capture_select=sel, capture_steps=cs)
+                                capture_select=sel, capture_steps=cs, batcher=BATCHER)
     return RUNS.get_or_compute(key, compute)
 
 
@@ -183,7 +197,7 @@ def _nbytes(v) -> int:
     return 64
 
 
-DERIVED = BoundedCache(max_entries=256, max_bytes=256 * 2**20, size=_nbytes)
+DERIVED = BoundedCache(max_entries=256, max_bytes=128 * 2**20, size=_nbytes)
 
 
 def derived(key: tuple, compute):

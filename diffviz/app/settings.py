@@ -9,6 +9,7 @@ is escaped before it reaches Markdown (no links or images can be smuggled in).
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 
@@ -31,11 +32,12 @@ _threads_done = False
 
 
 def init_torch(threads: int = 2) -> None:
-    """Set torch's thread count once per process (the app's start-up)."""
+    """Set torch's thread count once per process (the app's start-up); DIFFVIZ_TORCH_THREADS overrides
+    it (diffviz-serve gives each of N replicas cores / N threads)."""
     global _threads_done
     with _THREADS_SET:
         if not _threads_done:
-            torch.set_num_threads(threads)
+            torch.set_num_threads(int(os.environ.get("DIFFVIZ_TORCH_THREADS") or threads))
             _threads_done = True
 
 

@@ -8,11 +8,13 @@ device, and sample i of a batch equals what ``seeds=[seeds[i]]`` gives alone.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from diffviz.diffusion.batcher import padded_forward
 from diffviz.diffusion.schedulers import DDPMScheduler, make_sampler
 from diffviz.model import interventions as iv_mod
 from diffviz.model.capture import Trace, capture
@@ -67,11 +69,14 @@ def encode_conditions(model: UNet, conds) -> torch.Tensor | None:
     return text.tokenize_batch(["" if c is None else str(c) for c in conds])
 
 
-def guided_eps(model: UNet, x_t, t, cond, guidance: float, interventions=None, capture_select=None):
+def guided_eps(model: UNet, x_t, t, cond, guidance: float, interventions=None, capture_select=None,
+               batcher=None):
     """ε̂ with classifier-free guidance: ε_u + w (ε_c - ε_u), one batched forward pass.
 
     Applies the interventions valid at the true t: wrong t and a dropped condition change the
     model's inputs; the rest act inside the network. Returns (ε̂, trace of the conditional half).
+    With a `batcher.Batcher`, the pass joins other runs' passes (one padded to its minimum size
+    when it carries interventions, which act on this thread's calls only).
     """
     B = x_t.shape[0]
     t_true = int(t)
@@ -87,7 +92,11 @@ def guided_eps(model: UNet, x_t, t, cond, guidance: float, interventions=None, c
     t_in = torch.full((x_in.shape[0],), t_model, dtype=torch.long, device=dev)
     trace = None
     with iv_mod.applied(iv, t_true):
-        if capture_select:
+        if batcher is not None and iv is None:
+            out, trace = batcher.forward(model, x_in.to(dev), t_in, c_in, capture_select, slice(0, B))
+        elif batcher is not None:
+            out, trace = padded_forward(model, x_in.to(dev), t_in, c_in, capture_select, slice(0, B))
+        elif capture_select:
             with capture(model, capture_select, batch=slice(0, B)) as trace:
                 out = model(x_in.to(dev), t_in, c_in)
         else:
@@ -108,12 +117,12 @@ def initial_noise(shape, seeds) -> tuple[torch.Tensor, list[torch.Generator]]:
 @torch.inference_mode()
 def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance: float = 2.0,
             seed: int = 0, seeds=None, schedule: str = "linear", interventions=None,
-            capture_select=None, capture_steps=None):
+            capture_select=None, capture_steps=None, batcher=None):
     """Yield a `Step` for every sampling step, from x_T (pure noise) to x_0.
 
     conds: one condition per sample (label, caption or None). seeds: one seed per sample
     (default seed, seed+1, ...). capture_steps: step indices to capture (None = all when
-    capture_select is given).
+    capture_select is given). batcher: a shared `batcher.Batcher` (concurrent runs share passes).
     """
     cfg = model.config
     B = len(conds)
@@ -121,21 +130,27 @@ def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance
     sched = make_sampler(sampler, schedule, steps)
     x, gens = initial_noise((cfg.in_channels, cfg.image_size, cfg.image_size), seeds)
     yield from denoise_from(model, x, gens, sched, encode_conditions(model, conds), guidance,
-                            interventions, capture_select, capture_steps)
+                            interventions, capture_select, capture_steps, batcher)
 
 
 def denoise_from(model: UNet, x: torch.Tensor, gens, sched, cond, guidance: float = 2.0, interventions=None,
-                 capture_select=None, capture_steps=None):
+                 capture_select=None, capture_steps=None, batcher=None):
     """Yield a `Step` for each of ``sched.timesteps``, starting from x (B, C, H, W) at the first of them.
 
     The loop behind `denoise` (from pure noise) and SDEdit (from a noised picture): ε̂ by `guided_eps`
     with its capture, then the sampler's step; a DDPM sampler's fresh noise comes from ``gens``.
+    batcher: a shared `batcher.Batcher` (concurrent runs share U-Net passes).
     """
+    with batcher.active() if batcher is not None else contextlib.nullcontext():
+        yield from _steps(model, x, gens, sched, cond, guidance, interventions, capture_select, capture_steps, batcher)
+
+
+def _steps(model, x, gens, sched, cond, guidance, interventions, capture_select, capture_steps, batcher):
     dev = model.stem.weight.device
     ddpm = isinstance(sched, DDPMScheduler)
     for i, t in enumerate(sched.timesteps.tolist()):
         want = capture_select if capture_select and (capture_steps is None or i in capture_steps) else None
-        eps, trace = guided_eps(model, x.to(dev), t, cond, guidance, interventions, want)
+        eps, trace = guided_eps(model, x.to(dev), t, cond, guidance, interventions, want, batcher)
         eps = eps.float().cpu()
         noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) if ddpm and t > 0 else None
         out = sched.step(eps, t, x, noise=noise)

@@ -10,6 +10,8 @@ Each entry's files live under the repository's ``models/`` folder (``models/<nam
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,6 +116,8 @@ def load(name: str, device: str | None = None):
     with _LOCK:
         if key not in _CACHE:
             _CACHE[key] = checkpoint.load_checkpoint(e.prefix, device)
+            if os.environ.get("DIFFVIZ_TRACE_LOADS"):           # the classroom benchmark counts these lines
+                print(f"diffviz-load {e.name} {device}", file=sys.stderr, flush=True)
         return _CACHE[key]
 
 

@@ -15,7 +15,8 @@ import numpy as np
 import streamlit as st
 
 from diffviz.app.notices import plain
-from diffviz.app.params import int_param
+from diffviz.app.params import choice_param, int_param
+from diffviz.app.render import image
 from diffviz.app.settings import Settings
 
 # ---------------------------------------------------------------- a picture to noise
@@ -43,6 +44,9 @@ def pick_picture(s: Settings, cfg, default_digit: int = 354) -> Picture:
     """
     from diffviz.data import uploads
     upload = None
+    drawn = _drawn(s, cfg)
+    if drawn is not None:
+        return drawn
     if cfg.in_channels == 1:
         xs, ys = _held_digits()
         c1, c2 = st.columns([1, 2])
@@ -68,6 +72,31 @@ def pick_picture(s: Settings, cfg, default_digit: int = 354) -> Picture:
         note = f"a random scene: “{shapes.caption(scene)}”"
     x0 = shapes.render(scene).transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
     return Picture(x0, shapes.caption(scene), note, "scene")
+
+
+def _drawn(s: Settings, cfg) -> Picture | None:
+    """The "Picture" choice; with "draw", the canvas and your drawing's input (None: the other pictures).
+
+    Shares the ``drawing`` link value with page 9; an empty canvas is explained and the usual picture used.
+    """
+    from diffviz.app import digit
+    other = "held" if cfg.in_channels == 1 else "scene"
+    names = {"held": "a held-out digit or an upload", "scene": "the caption's scene or an upload", "draw": "draw your own"}
+    source = choice_param("picture", "Picture", [other, "draw"], "draw" if digit.PARAM in st.query_params else other,
+                          widget="segmented", format_func=names.get)
+    if source != "draw":
+        return None
+    c1, c2 = st.columns([1, 2])
+    d = digit.drawing_input(cfg, key="canvas_picture", where=c1)
+    with c2:
+        for n in d.notes:
+            st.info(n, icon=":material/draw:")
+        if d.x is None:
+            st.warning(f"{plain(d.problem, 200)} Showing the usual picture until you draw.", icon=":material/draw:")
+            return None
+        image(d.x, "the model's input x0 (made from your drawing)", width=168)
+    what = "the default drawing" if d.is_default else "your drawing"
+    return Picture(d.x, s.condition, what, "drawing")
 
 
 def _uploaded(cfg, uploads):

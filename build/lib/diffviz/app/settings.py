@@ -142,7 +142,8 @@ def settings() -> Settings:
     return s
 
 
-def step_param(s: Settings, default: int | None = None, where=None, label: str = "Sampling step") -> int:
+def step_param(s: Settings, default: int | None = None, where=None, label: str = "Sampling step",
+               n: int | None = None) -> int:
     """The ``step`` slider (0 = the first, noisiest step .. steps − 1), shared by the U-Net pages.
 
     Bound to the query parameter ``step`` like `int_param`, but with its own widget key: the denoising
@@ -150,7 +151,7 @@ def step_param(s: Settings, default: int | None = None, where=None, label: str =
     when the same key belonged to another widget in the previous run.
     """
     where = where or st
-    key, hi = "p_unet_step", s.steps - 1
+    key, hi = "p_unet_step", (s.steps if n is None else n) - 1       # n: a run with other than s.steps steps
     d = min(s.steps // 2 if default is None else default, hi)
     _init_from_url("step", key, d, _clamped_int("step", 0, hi))
     st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)

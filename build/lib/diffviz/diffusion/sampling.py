@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from diffviz.diffusion.schedulers import make_sampler
+from diffviz.diffusion.schedulers import DDPMScheduler, make_sampler
 from diffviz.model import interventions as iv_mod
 from diffviz.model.capture import Trace, capture
 from diffviz.model.unet import UNet
@@ -119,14 +119,25 @@ def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance
     B = len(conds)
     seeds = list(seeds) if seeds is not None else [seed + i for i in range(B)]
     sched = make_sampler(sampler, schedule, steps)
-    cond = encode_conditions(model, conds)
     x, gens = initial_noise((cfg.in_channels, cfg.image_size, cfg.image_size), seeds)
+    yield from denoise_from(model, x, gens, sched, encode_conditions(model, conds), guidance,
+                            interventions, capture_select, capture_steps)
+
+
+def denoise_from(model: UNet, x: torch.Tensor, gens, sched, cond, guidance: float = 2.0, interventions=None,
+                 capture_select=None, capture_steps=None):
+    """Yield a `Step` for each of ``sched.timesteps``, starting from x (B, C, H, W) at the first of them.
+
+    The loop behind `denoise` (from pure noise) and SDEdit (from a noised picture): ε̂ by `guided_eps`
+    with its capture, then the sampler's step; a DDPM sampler's fresh noise comes from ``gens``.
+    """
     dev = model.stem.weight.device
+    ddpm = isinstance(sched, DDPMScheduler)
     for i, t in enumerate(sched.timesteps.tolist()):
         want = capture_select if capture_select and (capture_steps is None or i in capture_steps) else None
         eps, trace = guided_eps(model, x.to(dev), t, cond, guidance, interventions, want)
         eps = eps.float().cpu()
-        noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) if sampler.lower() == "ddpm" and t > 0 else None
+        noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) if ddpm and t > 0 else None
         out = sched.step(eps, t, x, noise=noise)
         yield Step(i, t, x, eps, out.pred_original_sample, out.prev_sample, trace)
         x = out.prev_sample
@@ -134,9 +145,14 @@ def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance
 
 def run(model: UNet, conds, **kw) -> Trajectory:
     """Run `denoise` to the end and keep everything as a compact float16 `Trajectory`."""
+    return collect(denoise(model, conds, **kw))
+
+
+def collect(steps) -> Trajectory:
+    """Every `Step` of a generator (`denoise`, SDEdit) kept as a compact float16 `Trajectory`."""
     xs, es, x0s, ts, traces = [], [], [], [], {}
     final = None
-    for st in denoise(model, conds, **kw):
+    for st in steps:
         ts.append(st.t)
         xs.append(st.x_t.half().numpy()), es.append(st.eps.half().numpy()), x0s.append(st.pred_x0.half().numpy())
         if st.trace is not None:

@@ -1,0 +1,175 @@
+"""The classroom benchmark's parts: a loopback Streamlit server, its memory, and a websocket student.
+
+A student speaks Streamlit's own protocol, as the browser does: a websocket to ``/_stcore/stream``
+with the subprotocol ``streamlit``; ``rerun_script`` BackMsgs out; ForwardMsgs in, until
+``script_finished``. See benchmarks/classroom.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parents[1]
+EARLY_FOR_RERUN = 2                    # ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
+PAGE_TIMEOUT_S = 180.0
+
+
+# ---------------------------------------------------------------- the server and its memory
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """``streamlit run app.py`` on a loopback port, in its own process group; ended on exit."""
+
+    def __init__(self, port: int | None = None, extra: tuple = ()):
+        self.port = port or free_port()
+        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+               "--server.port", str(self.port), "--server.address", "127.0.0.1",
+               "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false", *extra]
+        self.log = open(os.environ.get("CLASSROOM_LOG", os.devnull), "w")  # noqa: SIM115 (closed in close)
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError("the server did not start within 60 s")
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+        self.log.close()
+
+
+def rss_mb(root_pid: int | None) -> float | None:
+    """Resident memory of a process and all its descendants (MB), from /proc."""
+    if root_pid is None:
+        return None
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return round(total / 1024, 1)
+
+
+def load_avg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# ---------------------------------------------------------------- one student
+
+class Student:
+    """One browser tab: a websocket session, its page, and the widgets the server has shown it."""
+
+    def __init__(self, url: str, page: str, query: str):
+        self.ws_url = url.replace("http", "ws", 1) + "/_stcore/stream"
+        self.page, self.query = page, query
+        self.page_hash = ""
+        self.sliders: dict[str, tuple[str, str]] = {}      # label -> (widget id, fragment id)
+        self.exceptions: list[str] = []
+        self.bytes = 0
+        self.ws = None
+
+    async def connect(self) -> None:
+        """Open the websocket (within 60 s; a student who cannot connect counts as an unfinished page)."""
+        try:
+            self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=2**28,
+                                               open_timeout=60, ping_interval=None)
+        except (OSError, TimeoutError, websockets.InvalidHandshake):
+            self.ws = None
+
+    async def run(self, widget: tuple[str, str, int] | None = None, timeout: float = PAGE_TIMEOUT_S):
+        """Send one rerun (a page load, or a slider moved to a value) and wait for the page to finish.
+
+        Returns the seconds it took, or None when it did not finish within ``timeout``.
+        """
+        msg = BackMsg()
+        rs = msg.rerun_script
+        rs.query_string, rs.page_name, rs.page_script_hash = self.query, self.page, self.page_hash
+        if widget is not None:
+            wid, frag, value = widget
+            ws = rs.widget_states.widgets.add()
+            ws.id = wid
+            ws.double_array_value.data.append(float(value))
+            if frag:
+                rs.fragment_id = frag
+        if self.ws is None:
+            return None
+        t0 = time.perf_counter()
+        try:
+            await self.ws.send(msg.SerializeToString())
+            await asyncio.wait_for(self._until_finished(), timeout)
+        except (TimeoutError, websockets.ConnectionClosed):
+            return None
+        return time.perf_counter() - t0
+
+    async def _until_finished(self) -> None:
+        while True:
+            data = await self.ws.recv()
+            self.bytes += len(data)
+            fm = ForwardMsg()
+            fm.ParseFromString(data)
+            kind = fm.WhichOneof("type")
+            if kind == "new_session":
+                self.page_hash = fm.new_session.page_script_hash
+            elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
+                el = fm.delta.new_element
+                what = el.WhichOneof("type")
+                if what == "slider":
+                    self.sliders[el.slider.label] = (el.slider.id, fm.delta.fragment_id)
+                elif what == "exception":
+                    self.exceptions.append(f"{el.exception.type}: {el.exception.message}"[:300])
+            elif kind == "script_finished" and fm.script_finished != EARLY_FOR_RERUN:
+                return
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+
+
+def summary(times: list, n_asked: int) -> dict:
+    """p50/p95/max seconds (nearest rank) over the finished pages, and how many did not finish."""
+    done = sorted(t for t in times if t is not None)
+    pick = (lambda q: round(done[max(0, math.ceil(q * len(done)) - 1)], 3)) if done else (lambda q: None)
+    return {"n": n_asked, "p50_s": pick(0.5), "p95_s": pick(0.95), "max_s": round(done[-1], 3) if done else None,
+            "unfinished": n_asked - len(done)}
+
+
