@@ -23,6 +23,6 @@ PAGES = {
 }
 
 page = st.navigation(PAGES)
-st.session_state["settings"] = settings.sidebar()
+st.session_state["settings"] = settings.sidebar(page.url_path or "overview")
 notices.show_notices()
 page.run()

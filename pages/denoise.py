@@ -28,7 +28,10 @@ mode = params.choice_param("mode", "What to look at", list(MODES), "sample", wid
 def sample_view():
     tr = runs.trajectory(s)
     S = tr.steps
-    i = params.int_param("step", f"Sampling step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0)
+    play = bool(st.session_state.get("play"))
+    i = params.int_param("step", f"Show step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0, disabled=play,
+                         help="Not used while the animation plays." if play else
+                         "Which of the run's steps to show (the sidebar's “Steps in the run” sets how many).")
     play = st.toggle("▶ Play the whole run", key="play", help="An animation of x_t and x̂0 over every step.")
     sch = make_sampler(s.sampler, "linear", s.steps)
     t = int(tr.timesteps[i])

@@ -46,10 +46,12 @@ def pick_picture(s: Settings, cfg, default_digit: int = 354) -> Picture:
     if cfg.in_channels == 1:
         xs, ys = _held_digits()
         c1, c2 = st.columns([1, 2])
-        i = int_param("digit", f"Held-out digit (0..{len(xs) - 1})", 0, len(xs) - 1, default_digit, where=c1,
-                      kind="number", help="One of the 500 MNIST digits the model never trained on.")
-        with c2:
+        with c2:                                  # the upload first: while one is used, the number is inactive
             upload = _uploaded(cfg, uploads)
+        i = int_param("digit", f"Held-out digit (0..{len(xs) - 1})", 0, len(xs) - 1, default_digit, where=c1,
+                      kind="number", disabled=upload is not None,
+                      help="Not used while your upload is shown (remove it to pick a digit again)."
+                      if upload is not None else "One of the 500 MNIST digits the model never trained on.")
         if upload is not None:
             return Picture(upload[0], s.label, f"your upload ({upload[1]})", "upload")
         return Picture(xs[i], int(ys[i]),
