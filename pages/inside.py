@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from diffviz.app import notices, params, render, runs, settings
-from diffviz.figures import curves, diagram, maps
+from diffviz.figures import curves, diagram, maps, palette
 from diffviz.probe import readings
 
 TOP = 16
@@ -112,8 +112,11 @@ stat = params.choice_param("stat", "Statistic", ["rms", "mean_abs"], "rms", widg
 series = {name(st_).split(" · ")[0]: summary[st_][stat] for st_ in STAGES}
 dashed = {name(st_).split(" · ")[0] for st_ in STAGES if st_.startswith("decoder")}
 render.plot(curves.lines_vs_t(traj.timesteps, series, "RMS of the feature maps" if stat == "rms" else "mean |activation|",
-                      current_t=t, dashed=dashed, title="Activation size per level over the whole run"))
-st.caption("Solid: encoder and bottleneck; dashed: decoder. The dotted line is the step shown above. "
+                      current_t=t, dashed=dashed, title="Activation size per level over the whole run",
+                      colours={n: palette.part_colour(n) for n in series}))
+st.caption("Colours as in the overview's diagram: blues = encoder levels, purple = bottleneck, vermilions = "
+           "decoder levels (darker = deeper). Solid: encoder and bottleneck; dashed: decoder. The dotted line "
+           "is the step shown above. "
            "Activations are not normalised between levels, so compare a line's shape over t more than "
            "its height against other lines.")
 
@@ -135,7 +138,7 @@ with b:
     e = info["energy"][info["order"]]
     k90 = int(np.searchsorted(np.cumsum(e) / e.sum(), 0.9) + 1)
     render.plot(curves.energy_ranking(e, info["order"], title=f"{k90} of {n_ch} channels hold 90% of the energy",
-                              height=300))
+                              height=300, colour=palette.part_colour(focus)))
 st.caption("All channels of this level, strongest first, on their own colour scale (shared by every step). "
            "Energy = mean square over the whole run; the bars show how unevenly the channels share it, and "
            "the grids above show only the strongest.")

@@ -35,8 +35,10 @@ unet_fig = diagram.unet_diagram(cfg, fp.shapes, selected=block, t=fp.t,
                                condition=str(s.label) if cfg.conditioning == "class" else None)
 render.chart(unet_fig, key="diagram", config={"staticPlot": True})
 st.caption(f"Shapes are (batch, channels, height, width), read from the forward pass at t = {fp.t} with "
-           f"{cond_text} and seed {s.seed}. Blue: encoder · red: decoder · pink: bottleneck and skip "
-           "connections · green: time embedding (dotted: it reaches every residual block).")
+           f"{cond_text} and seed {s.seed}. This diagram is the legend of every page: blues = encoder levels, "
+           "vermilions = decoder levels (the deeper the level, the darker), purple = bottleneck, green = skip "
+           "connections, grey dotted = time embedding (it reaches every residual block)"
+           + (", orange dashed = the text encoder's words." if cfg.conditioning == "text" else "."))
 
 
 def shape(key):

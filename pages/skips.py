@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from diffviz.app import notices, params, quality, render, runs, settings
-from diffviz.figures import curves, maps
+from diffviz.figures import curves, maps, palette
 from diffviz.model import zoo
 from diffviz.model.interventions import Interventions
 from diffviz.probe import readings
@@ -121,21 +121,24 @@ def frequency_summary():
 
 
 freq = runs.derived(("skips-freq", runs.run_key(s), cut), frequency_summary)
+PARTS = {"skip": palette.SKIP, "backbone": palette.part_colour("backbone", level)}   # as in the overview
 a, b = st.columns(2)
 with a:
     render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "rms")],
                                            "backbone": freq[(level, "backbone", "rms")]},
-                          "RMS", current_t=t, title=f"Level {level}: how strong each is, step by step"),
+                          "RMS", current_t=t, title=f"Level {level}: how strong each is, step by step",
+                          colours=PARTS),
             key="energy")
 with b:
     render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "high")],
                                            "backbone": freq[(level, "backbone", "high")]},
                           "share of energy above the cut", current_t=t, percent=True,
-                          title=f"Level {level}: how much of it is fine detail"), key="high-t")
+                          title=f"Level {level}: how much of it is fine detail", colours=PARTS), key="high-t")
 cats = [f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}" for k in range(L)]
 render.plot(curves.grouped_bars(cats, {"skip": [freq[(k, "skip", "high")][step] for k in range(L)],
                                "backbone": [freq[(k, "backbone", "high")][step] for k in range(L)]},
                         "energy above the cut", "decoder level (resolution)", percent=True,
+                        colours={"skip": palette.SKIP, "backbone": palette.part_colour("decoder", 1)},
                         title=f"Fine detail at every level, step {step} (t = {t}): share of each tensor's energy "
                               f"above {cut:g} × the finest frequency"), key="high-bars")
 more = [k for k in range(L) if freq[(k, "skip", "high")][step] > freq[(k, "backbone", "high")][step]]

@@ -12,10 +12,11 @@ from __future__ import annotations
 import streamlit as st
 
 from diffviz.figures.images import upscale
+from diffviz.figures.palette import THEME_TEXT
 
 # ---------------------------------------------------------------- figures and images
 
-_TEXT = {"light": "#262730", "dark": "#fafafa"}
+_TEXT = THEME_TEXT
 
 
 def chart(fig, key: str | None = None, where=None, **kw) -> None:

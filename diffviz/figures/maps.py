@@ -24,6 +24,7 @@ from diffviz.figures.palette import (
     DIVERGING,
     GREY,
     HEAT,
+    QUERY,
 )
 from diffviz.figures.style import (
     _HIDE,
@@ -255,7 +256,7 @@ def overlay_grid(base, heats, titles: list[str], zmax: float, query: tuple[int, 
             qy, qx = query
             shapes.append(dict(type="rect", xref=ax["xaxis"], yref=ax["yaxis"], x0=qx * sx - 0.5,
                                x1=(qx + 1) * sx - 0.5, y0=qy * sy - 0.5, y1=(qy + 1) * sy - 0.5,
-                               line=dict(color="#D55E00", width=3)))
+                               line=dict(color=QUERY, width=3)))
     layout.update(shapes=shapes, coloraxis=dict(colorscale=HEAT, cmin=0, cmax=zmax if zmax > 0 else 1.0,
                                                 colorbar=dict(title=dict(text=bar, side="right"), thickness=12, xpad=6,
                                                               x=1 + 8 / layout["width"], xanchor="left")))
