@@ -6,20 +6,40 @@ import streamlit as st
 from diffviz.app import notices, params, pictures, render, runs, settings
 from diffviz.diffusion.schedulers import make_sampler
 from diffviz.figures import curves, equations, images, maps
+from diffviz.probe import claims
 
 s = settings.settings()
 model, meta = runs.load_model(s.model)
 cfg = model.config
 
-notices.intro(
+try_box = notices.intro(
     "Denoising, step by step",
     "Sampling runs the forward process backwards. It starts from pure noise x_T; at every step the U-Net "
     "predicts the noise ε̂ in the current x_t, which implies a guess x̂0 of the finished image, and the "
     f"sampler ({s.sampler.upper()}) moves a little towards that guess to get $x_{{t-1}}$. Repeat {s.steps} times.",
-    "scrub **step** slowly from 0: at first x̂0 (the model's guess of the final image) is a rough, "
-    "blotchy guess; within the first third of the steps the shape is there, long before x_t itself looks "
-    "clean. Then switch to *real image*: the noise is predicted almost perfectly at high t and worst near t = 0.",
 )
+WHAT = "the digit" if cfg.conditioning == "class" else "the shapes"
+
+
+def settle_text(tr) -> str:
+    """The sample view's prompt, phrased from this run: when x̂0 and x_t first match the result."""
+    final = tr.final[0]
+    k0 = claims.first_settled(tr.pred_x0[:, 0], final)
+    kt = claims.first_settled(tr.x_t[:, 0], final)
+
+    def when(k):
+        return (f"step {k} of {tr.steps} (t = {int(tr.timesteps[k])})" if k is not None
+                else "only at the very end")
+    r0 = claims.correlation(tr.pred_x0[0, 0], final)
+    text = (f"scrub **Show step** slowly from 0. Measured on this run (r = correlation with the finished image): "
+            f"at step 0, x̂0 (the model's guess of the final image) is a rough guess (r = {r0:.2f}); it settles "
+            f"(r ≥ 0.9 from then on) at {when(k0)}, x_t itself at {when(kt)}")
+    if k0 is not None and kt is not None and k0 < kt:
+        text += f": the guess knows {WHAT} {kt - k0} steps before the noisy image looks like it."
+    else:
+        text += "."
+    return text + " Then switch to *real image* to compare the predicted noise with the true one."
+
 
 MODES = {"sample": "Sample from pure noise", "real": "Real image: predicted vs true noise"}
 mode = params.choice_param("mode", "What to look at", list(MODES), "sample", widget="radio", format_func=MODES.get)
@@ -28,6 +48,7 @@ mode = params.choice_param("mode", "What to look at", list(MODES), "sample", wid
 def sample_view():
     tr = runs.trajectory(s)
     S = tr.steps
+    notices.you_should_see(try_box, settle_text(tr))
     play = bool(st.session_state.get("play"))
     i = params.int_param("step", f"Show step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0, disabled=play,
                          help="Not used while the animation plays." if play else
@@ -117,9 +138,18 @@ def real_view():
     st.caption(f"x0: {pic.description}. The model is told {notices.plain(pic.condition)} (no guidance). "
                f"Noise maps share one scale (±{lim:.2f}) for every t.")
     render.chart(curves.error_curve_figure(ts, probe.mse, t), key="mse")
-    st.caption(f"At t = {t} the mean squared error is {probe.mse[j]:.4f}. At high t, x_t is nearly all noise, so "
-               "“the noise is x_t” is almost right and the error is small; at low t the noise is a faint "
-               "sprinkle on a clean image and much harder to pin down exactly.")
+    lo, hi = int(np.argmin(probe.mse)), int(np.argmax(probe.mse))
+    high_half = float(probe.mse[ts >= 500].mean()) < float(probe.mse[ts < 500].mean())
+    why = (" At high t, x_t is nearly all noise, so “the noise is x_t” is almost right; at low t the noise "
+           "is a faint sprinkle on a clean image and much harder to pin down exactly." if high_half else
+           " Here the high-t half is not the easier one: this image and seed do not follow the usual pattern.")
+    st.caption(f"At t = {t} the mean squared error is {probe.mse[j]:.4f}. Measured on this image: the error is "
+               f"smallest at t = {int(ts[lo])} ({probe.mse[lo]:.4f}) and largest at t = {int(ts[hi])} "
+               f"({probe.mse[hi]:.4f}); its mean over t ≥ 500 is "
+               f"{'lower' if high_half else 'higher'} than over t < 500.{why}")
+    notices.you_should_see(try_box, f"move **Noise level t** and compare ε̂ with ε: the error ε̂ − ε is smallest at "
+                                    f"t = {int(ts[lo])} and largest at t = {int(ts[hi])} for this image (the curve "
+                                    "below has every level).")
     notices.show_code(f"""
 import numpy as np, torch
 from diffviz.diffusion import sampling
