@@ -5,7 +5,7 @@ import streamlit as st
 
 from diffviz.app import notices, params, render, runs, settings
 from diffviz.figures import curves, diagram, maps, palette
-from diffviz.probe import readings
+from diffviz.probe import claims, readings
 
 TOP = 16
 
@@ -31,16 +31,14 @@ def name(stage: str) -> str:
     return f"{part} · {r}×{r} · {channels_of(stage)} channels"
 
 
-notices.intro(
+try_box = notices.intro(
     "Inside the U-Net",
     "While the U-Net predicts the noise in x_t, every level computes a stack of **feature maps** "
     "(channels). On the way down (encoder) the maps shrink and the channels multiply; the bottleneck "
     "sees the whole image at its coarsest; on the way up (decoder) the maps grow back to full size. "
     f"Each grid shows a level's {TOP} most energetic channels at the chosen sampling step, red = "
-    "positive, blue = negative, on one colour scale for all steps of the run.",
-    "drag **Sampling step** from 0 to the end. At first every map looks like noise; around the middle "
-    "of the run the digit appears, as a coarse blob in the 7×7 and 14×14 maps and as sharp strokes at "
-    "28×28. Some channels light up on the digit, others on the background around it.")
+    "positive, blue = negative, on one colour scale for all steps of the run.")
+WHAT, APPEAR = ("digit", "appears") if cfg.conditioning == "class" else ("shapes", "appear")
 
 traj = runs.trajectory(s, capture=STAGES)
 S = traj.steps
@@ -59,11 +57,38 @@ def summarise():
         order = readings.rank_channels(x)
         out[stage] = {"order": order, "lim": readings.symmetric_limit(x[:, order[:TOP]]),
                       "lim_all": readings.symmetric_limit(x), "energy": readings.channel_energy(x),
+                      "follow": claims.follows_image(x[:, order[:TOP]], traj.final[0]),
+                      "signs": channel_signs(x[-1], traj.final[0]),
                       **readings.level_stats(traj.traces, stage)}
     return out
 
 
+def channel_signs(last, final, level: float = 0.3) -> tuple[int, int]:
+    """How many channels (C, h, w) at the last step correlate with the final image by ≥ +level / ≤ −level."""
+    ref = claims.pooled(final, last.shape[-1])
+    r = np.array([claims.correlation(c, ref) for c in last])
+    return int((r >= level).sum()), int((r <= -level).sum())
+
+
+def follow_text() -> str:
+    """The prompt, phrased from this run: from which step each level's average map follows the result."""
+    def when(stage):
+        k = summary[stage]["follow"]["from_step"]
+        r = cfg.resolution(level_of(stage))
+        return f"{stage} ({r}×{r}) from step {k}" if k is not None else f"{stage} ({r}×{r}) not at all"
+    pos, neg = summary[focus]["signs"]
+    first = max(summary[st_]["follow"]["first_r"] for st_ in STAGES)
+    return (f"drag **Show step** from 0 to the end ({S} steps) and watch the {WHAT} appear in the maps. "
+            f"Measured on this run (the clearest of a level's {TOP} strongest channels, compared with the "
+            f"finished image shrunk to the level's size): at step 0 no channel correlates more than |r| = "
+            f"{first:.2f}; the levels follow the image (|r| ≥ 0.5 from then on) at "
+            + ", ".join(when(st_) for st_ in STAGES) + f". At the last step, {pos} of {channels_of(focus)} "
+            f"channels of {focus} light up on the {WHAT} (r ≥ 0.3) and {neg} on the background around it "
+            "(r ≤ −0.3).")
+
+
 summary = runs.derived(("inside", runs.run_key(s)), summarise)
+notices.you_should_see(try_box, follow_text())
 
 # ---------------------------------------------------------------- the input and the shape of the network
 left, right = st.columns([2, 3])
@@ -77,8 +102,11 @@ with right:
     render.plot(diagram.architecture(rows, title="Resolution shrinks, channels grow — and back", height=300))
     st.caption("Values per feature map stack (channels × height × width): " + ", ".join(
         f"{r['stage']} {r['channels']}×{r['resolution']}×{r['resolution']} = "
-        f"{r['channels'] * r['resolution'] ** 2:,}" for r in rows[:L + 1]) + ". Each deeper level holds fewer "
-        "numbers than the one above it, but each number describes a larger patch of the image.")
+        f"{r['channels'] * r['resolution'] ** 2:,}" for r in rows[:L + 1]) + ". "
+        + ("Each deeper level holds fewer numbers than the one above it, but each number describes a larger "
+           "patch of the image." if all(a["channels"] * a["resolution"] ** 2 > b["channels"] * b["resolution"] ** 2
+                                        for a, b in zip(rows[:L], rows[1:L + 1])) else
+           "Each number of a deeper level describes a larger patch of the image."))
 
 # ---------------------------------------------------------------- every level, laid out like the U
 st.subheader(f"Feature maps at step {step} (t = {t})")

@@ -81,15 +81,17 @@ def pooled(image, side: int) -> np.ndarray:
     return x[: side * f, : side * f].reshape(side, f, side, f).mean(axis=(1, 3))
 
 
-def follows_image(mean_maps, final, level: float = 0.5) -> dict:
-    """When a level's channel-mean map (S, h, w) starts to follow the final image's layout: |r| with the
-    image pooled to (h, w) per step, and the first step from which it stays ≥ ``level`` (None: never)."""
-    m = np.asarray(mean_maps, np.float64)
+def follows_image(maps, final, level: float = 0.5) -> dict:
+    """When a level's feature maps (S, C, h, w) start to follow the final image's layout: per step, the
+    largest |r| of any channel with the image pooled to (h, w), and the first step from which it stays
+    ≥ ``level`` (None: never)."""
+    m = np.asarray(maps, np.float64)
+    S, C = m.shape[:2]
     ref = pooled(final, m.shape[-1])
-    r = np.abs(correlations(m, ref))
+    r = np.abs(correlations(m.reshape(S * C, -1), ref)).reshape(S, C).max(axis=1)
     below = np.flatnonzero(r < level)
     k = 0 if not len(below) else int(below[-1]) + 1
-    return {"r": r, "from_step": k if k < len(r) else None, "final_r": float(r[-1])}
+    return {"r": r, "from_step": k if k < len(r) else None, "first_r": float(r[0]), "final_r": float(r[-1])}
 
 
 def head_habits(entropy, step: int) -> dict:
