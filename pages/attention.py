@@ -7,7 +7,7 @@ from diffviz.app import notices, params, render, runs, settings
 from diffviz.data import text
 from diffviz.figures import curves, maps
 from diffviz.model import zoo
-from diffviz.probe import readings
+from diffviz.probe import claims, readings
 
 s = settings.settings()
 notices.scoped("attention", "level")   # "level" means something else on pages 4 and 5
@@ -36,17 +36,25 @@ def where(block: str) -> str:
     return f"{part} · {r}×{r}"
 
 
-notices.intro(
+try_box = notices.intro(
     "Attention",
     "A convolution only mixes a pixel with its neighbours. **Self-attention** lets every position of a "
     "feature map look at every other one: each position (the *query*) hands out weights that add up to 1 "
     "over all positions, and takes in their features in those proportions. Several **heads** do this in "
     "parallel, each with its own idea of what to look for. Pick a query pixel and see where it looks, "
-    "drawn over the U-Net's current guess x̂0.",
-    "move the query pixel (**query x**, **query y**) from the background onto the digit's stroke and compare "
-    "the heads: each has its own habit (spread over the whole map, on the stroke, near the query, or piled "
-    "onto one “sink” cell). Then drag **Sampling step** and watch the entropy chart: how sharply each head "
-    "focuses changes during the run, and differently for every head.")
+    "drawn over the U-Net's current guess x̂0.")
+ONTO = "the digit's stroke" if cfg.conditioning == "class" else "one of the shapes"
+
+
+def habits_text(e, step) -> str:
+    """The prompt, phrased from this query's measured entropies (S, heads) on this run."""
+    hb = claims.head_habits(e, step)
+    return (f"move the query pixel (**Query x**, **Query y**) from the background onto {ONTO} and compare the "
+            f"heads. Measured for the query now: at step {step} head {hb['focused']} is the most focused "
+            f"({hb['focused_bits']:.2f} bits) and head {hb['spread']} the most spread ({hb['spread_bits']:.2f} "
+            f"bits; looking everywhere equally: {np.log2(side * side):.2f} bits). Then drag **Show step** and "
+            f"watch the entropy chart: over the run, head {hb['changing']} changes most, from "
+            f"{hb['changing_lo']:.2f} to {hb['changing_hi']:.2f} bits.")
 
 if not SELF:
     st.info(f"“{s.model}” has no self-attention blocks (it was trained without attention), so there is "
@@ -89,7 +97,8 @@ def query_rows():
 q = runs.derived(("attn-rows", runs.run_key(s), key, qy, qx), query_rows)
 row = q["mean"][step] if head == "mean" else q["rows"][step, head]
 conc = readings.concentration(row)
-base = readings.grey(traj.pred_x0[step, 0])
+notices.you_should_see(try_box, habits_text(q["entropy"][:, :cfg.heads], step))
+base = np.clip(traj.pred_x0[step, 0].astype(np.float32), -1, 1)          # (C, H, W): colour stays colour
 name = "mean of heads" if head == "mean" else f"head {head}"
 
 # ---------------------------------------------------------------- the chosen head
@@ -124,6 +133,37 @@ st.caption("Attention lives on the feature map's grid: each of its cells covers 
            "is using it as a *sink*: somewhere to put attention when there is nothing worth fetching (trained "
            "transformers do this too). The mean of heads is only a summary: each head's output goes its own way "
            "into the next layer.")
+
+def word_focus(tokens: list[str], agg, xside: int) -> tuple[str | None, bool]:
+    """A sentence measured on this run: how much of each word's attention (mean over all steps) lies on
+    the first shape of the caption, found in the final image (None when the caption names no shape), and
+    whether its position words got less weight than its colour and shape words."""
+    from diffviz.evaluation.captions import shape_mask_from_image
+    try:
+        mask, _ = shape_mask_from_image(s.prompt, np.clip(traj.final[0], -1, 1))
+    except (ValueError, StopIteration, IndexError):
+        return None, False
+    small = claims.pooled(mask[None].astype(np.float32), xside) >= 0.5                 # (xside, xside)
+    if not small.any():
+        return None, False
+    f = claims.token_focus(agg, small)
+    kinds = {**{w: "colour" for w in text.COLOUR_WORDS}, **{w: "shape" for w in text.SHAPE_WORDS},
+             **{w: "size" for w in text.SIZE_WORDS}, **{w: "position" for w in text.POSITION_WORDS}}
+    first_and = tokens.index("and") if "and" in tokens else len(tokens)          # the first shape's phrase
+    shown = [(w, f["share"][i], f["weight"][i]) for i, w in enumerate(tokens[:first_and]) if w in kinds]
+    if not shown:
+        return None, False
+    parts = ", ".join(f"“{w}” {sh:.0%} (a shape pixel gives it {wt:.0%} of its attention)" for w, sh, wt in shown)
+    pos = [wt for w, _, wt in shown if kinds[w] == "position"]
+    what = [wt for w, _, wt in shown if kinds[w] in ("colour", "shape")]
+    verdict, less = "", bool(pos and what and max(pos) < min(what))
+    if pos and what:
+        verdict = (f" The position words get {'less' if max(pos) < min(what) else 'about as much or more'} "
+                   f"weight than the colour and shape words ({max(pos):.0%} at most vs {min(what):.0%} at least).")
+    return (f"Measured on this run ({where(xblock)}, mean over all steps): the share of each word's attention "
+            f"that lies on the first shape, found in the final image ({small.mean():.0%} of the map; a word "
+            f"that looked everywhere equally would have that share): {parts}.{verdict}"), less
+
 
 # ---------------------------------------------------------------- cross-attention
 st.subheader("Cross-attention: which word goes where")
@@ -160,21 +200,24 @@ else:
     ncol = min(len(tokens), 6)
     render.plot(maps.overlay_grid(base, tm["maps"][step], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)} at step {step} (t = {t}), over x̂0"), key="cross-step")
-    render.plot(maps.overlay_grid(readings.grey(traj.final[0]), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
+    render.plot(maps.overlay_grid(np.clip(traj.final[0], -1, 1), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)}, mean over all {S} steps, over the final image"),
             key="cross-mean")
-    st.caption("A word the model has tied to a place lights up there: colour and shape words on the shape, "
-               "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
-               "up the left-over weight everywhere.")
+    focus, pos_less = word_focus(tokens, tm["agg"], xside)
+    if focus:
+        st.caption(focus)
     if cfg.pixel_positions:
         phrase = (" in which each word reads only the words of its own phrase (the caption is split at “and”)"
                   if cfg.text_phrases else "")
-        st.caption(f"How does a pixel know it sits at the top left, and which colour belongs there? "
+        st.caption(("Why do the position words get so little? " if pos_less else "Where is position carried? ")
+                   + "Position is carried elsewhere. "
                    f"Convolutions look the same everywhere, so this model adds a learned position vector to every "
-                   f"pixel's query; and its caption goes through a {cfg.text_layers}-layer text encoder{phrase}: "
-                   "the “red” of “a red circle at the top left” then carries “top left” with it, and the pixels "
-                   "up there can pick it. A model that reads the caption as a bag of words draws the right "
-                   "colours at the right places but often swaps them.")
+                   f"pixel's query (`pixel_positions`): a pixel knows where it sits without asking the caption. "
+                   f"And the caption goes through a {cfg.text_layers}-layer text encoder{phrase}: the colour and "
+                   "shape words of “a red circle at the top left” come out carrying “top left” with them, so the "
+                   "pixels up there pick “red” and “circle” and never need to look at “top” or “left” "
+                   "themselves. A model that reads the caption as a bag of words draws the right colours at the "
+                   "right places but often swaps them.")
     if float((meta.get("args") or {}).get("ground") or 0) > 0:
         st.caption("These word maps were also *taught*: for its last steps of training this model had a second, "
                    "small loss (“grounding”, as in TokenCompose) that rewards each colour, shape and size word for "

@@ -233,23 +233,32 @@ def panel_row(panels: list[Panel], title: str | None = None, size: int = 240, nc
 def overlay_grid(base, heats, titles: list[str], zmax: float, query: tuple[int, int] | None = None,
                  ncol: int | None = None, title: str | None = None, size: int = 220,
                  bar: str = "attention weight") -> go.Figure:
-    """Attention maps over a dimmed grey x̂0, each map cell stretched (nearest) over the pixels it covers.
+    """Attention maps over a dimmed x̂0, each map cell stretched (nearest) over the pixels it covers.
 
-    base: (H, W) grey in [-1, 1]; heats: (K, h, w) with h divides H; ONE scale 0..zmax for all maps.
-    query: the (qy, qx) cell of the query pixel (in map cells), outlined on every panel.
+    base: (H, W) grey or (3, H, W) colour, in [-1, 1] (a colour image stays in colour, dimmed, so a
+    colour word's map can be checked against the colour under it); heats: (K, h, w) with h divides H;
+    ONE scale 0..zmax for all maps. query: the (qy, qx) cell of the query pixel (in map cells).
     """
     base = np.asarray(base, np.float32)
     heats = np.asarray(heats, np.float32)
     k, h, w = heats.shape
-    H, W = base.shape
+    colour = base.ndim == 3 and base.shape[0] == 3
+    if colour:
+        dim = np.clip((np.moveaxis(base, 0, -1) + 1) * 127.5 * 0.7 + 0.5, 0, 255).astype(np.uint8)   # (H, W, 3)
+    elif base.ndim == 3:
+        base = base[0]
+    H, W = base.shape[-2:]
     sy, sx = H / h, W / w
     ncol = ncol or k
     layout, _ = _grid(k, ncol, titles, size, [(H, W)] * k, {ncol - 1}, bool(title))
     data, shapes = [], []
     for i in range(k):
         ax = _axes(i)
-        data.append(dict(type="heatmap", z=base, colorscale=DIM_GREYS, zmin=-1, zmax=1, showscale=False,
-                         zsmooth=False, hoverinfo="skip", **ax))
+        if colour:
+            data.append(dict(type="image", z=dim, hoverinfo="skip", **ax))
+        else:
+            data.append(dict(type="heatmap", z=base, colorscale=DIM_GREYS, zmin=-1, zmax=1, showscale=False,
+                             zsmooth=False, hoverinfo="skip", **ax))
         data.append(dict(type="heatmap", z=heats[i], x0=(sx - 1) / 2, dx=sx, y0=(sy - 1) / 2, dy=sy,
                          coloraxis="coloraxis", zsmooth=False, hovertemplate="weight %{z:.3f}<extra></extra>", **ax))
         if query is not None:
