@@ -105,7 +105,8 @@ def sidebar(page: str | None = None) -> Settings:
                              help="Trained U-Nets shipped with diffviz.")
         sb.caption(zoo.describe(model))
     else:                                                    # the ablation lab: set-up A's model sets the kind
-        _bind_options("a_model", "p_a_model", names, first)
+        from diffviz.app.setups import a_default
+        _bind_options("a_model", "p_a_model", names, a_default(names))
         model = st.session_state["p_a_model"]
         sb.caption(f"Models are chosen in set-ups A and B on this page (A: {model}).")
     kind = zoo.MODELS[model].kind
