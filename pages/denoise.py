@@ -19,6 +19,7 @@ try_box = notices.intro(
     f"sampler ({s.sampler.upper()}) moves a little towards that guess to get $x_{{t-1}}$. Repeat {s.steps} times.",
 )
 WHAT = "the digit" if cfg.conditioning == "class" else "the shapes"
+RGB = cfg.in_channels == 3
 
 
 def settle_text(tr) -> str:
@@ -73,14 +74,19 @@ def sample_view():
                               "Switch “Play” off to scrub step by step again.", width="content")
     else:
         cols = st.columns(4)
+        chans = RGB and st.toggle("Show ε̂'s R, G, B channels", key="eps_channels",
+                                  help="ε̂ is shown as a colour picture; switch on for one heat map per channel.")
         panels = [(x_t, f"x_t  (t = {t})", False), (eps, "predicted noise ε̂", True),
                   (x0, "x̂0: the guess of x0", False), (x_prev, f"next: {prev_name}", False)]
         for col, (a, title, signed), key in zip(cols, panels, ("x_t", "eps", "x0", "x_prev")):
             with col:
-                render.chart(maps.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
+                render.chart(maps.image_figure(a, title, signed=signed, limit=lim, height=340, channels=chans),
+                             key=key)
         st.caption(f"Step {i} of {S}: x_{t} → {prev_name}{' (the last step)' if prev_t < 0 else ''}. "
-                   "Images: grey −1 (black) … +1 (white); ε̂: blue < 0 < red, "
-                   f"one scale (±{lim:.2f}) for every step of this run.")
+                   + (f"Images in colour, −1 … +1 per channel; ε̂ in colour too, each channel from −{lim:.2f} "
+                      f"(dark) to +{lim:.2f} (bright), mid-grey = 0" + (" (channels: blue < 0 < red)" if chans else "")
+                      if RGB else f"Images: grey −1 (black) … +1 (white); ε̂: blue < 0 < red, ±{lim:.2f}")
+                   + ", one scale for every step of this run.")
 
     if play:
         st.caption("The equations for each step are shown when you scrub (Play off).")

@@ -60,7 +60,9 @@ with c3:
                     key="eps")
 st.caption(f"x0: {pic.description}. ε is fixed by the seed ({s.seed}), so only its weight changes with t. "
            "Grey scale −1 (black) … +1 (white), the same for every t (brighter/darker values are clipped on "
-           "screen; hover for the numbers); noise: blue < 0 < red.")
+           "screen; hover for the numbers); noise: "
+           + ("in colour, each channel from −{0:.2f} (dark) to +{0:.2f} (bright), mid-grey = 0.".format(lim)
+              if cfg.in_channels == 3 else "blue < 0 < red."))
 
 st.latex(equations.forward_equation(t, ab))
 m1, m2, m3, m4 = st.columns(4)

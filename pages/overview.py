@@ -5,6 +5,7 @@ import streamlit as st
 from diffviz.app import notices, params, render, runs, settings
 from diffviz.figures import curves, diagram, images, maps
 from diffviz.model.unet import count_parameters
+from diffviz.probe import claims
 
 s = settings.settings()
 model, meta = runs.load_model(s.model)
@@ -12,20 +13,24 @@ cfg = model.config
 H, ch, L = cfg.image_size, cfg.channels, cfg.levels
 what = "a caption" if cfg.conditioning == "text" else "a digit label"
 
-notices.intro(
+try_box = notices.intro(
     "The U-Net at a glance",
     f"A diffusion model draws by removing noise a little at a time, and this network is what it asks at "
     f"every step: *given the noisy image x_t, the step t and {what}, what noise ε is in it?* Below is the "
     f"trained “{s.model}” U-Net: the encoder (left) shrinks the image to a small, many-channel summary, the "
     f"decoder (right) grows it back, and skip connections carry detail straight across. Every shape is read "
-    f"from one real forward pass on the first sampling step.",
-    "pick **bottleneck** and then **encoder.0**: the shapes go from many pixels and few channels "
-    f"({H}×{H}, {ch[0]} channels) to few pixels and many ({cfg.resolution(L - 1)}×{cfg.resolution(L - 1)}, "
-    f"{ch[-1]} channels), yet the output ε̂ has exactly the input's shape.",
-)
+    f"from one real forward pass on the first sampling step.")
 
 with st.spinner("Running the U-Net once to read its shapes…"):
     fp = runs.first_pass(s)
+e0, bn = fp.shapes.get("encoder.0"), fp.shapes.get("bottleneck")
+if e0 and bn:
+    notices.you_should_see(try_box, (
+        f"pick **bottleneck** and then **encoder.0**: the measured shapes go from many pixels and few channels "
+        f"({e0[2]}×{e0[3]}, {e0[1]} channels) to few pixels and many ({bn[2]}×{bn[3]}, {bn[1]} channels), yet "
+        f"the output ε̂ {fp.shapes['output']} has "
+        + ("exactly the input's shape." if fp.shapes["input"] == fp.shapes["output"] else "another shape than the "
+           f"input {fp.shapes['input']}.")))
 
 blocks = diagram.unet_blocks(cfg)
 block = params.choice_param("block", "Explain a block", blocks, "encoder.0" if "encoder.0" in blocks else blocks[0],
@@ -151,9 +156,13 @@ with c3:
     render.chart(maps.image_figure(fp.eps[0], f"predicted noise ε̂  {shape('output')}", signed=True, limit=lim),
                     key="eps")
 same = fp.shapes["input"] == fp.shapes["output"]
+r = claims.correlation(fp.x[0], fp.eps[0])
 st.markdown(f"**{'Same shape' if same else 'Different shapes'}:** x_T is {shape('input')} and ε̂ is "
-            f"{shape('output')}. At t = {fp.t} the input *is* noise, so a good ε̂ looks almost like x_T itself "
-            "(grey: −1 black … +1 white; noise: blue < 0 < red).")
+            f"{shape('output')}. At t = {fp.t} the input *is* noise, so a good ε̂ looks "
+            + ("almost like x_T itself: measured, they correlate r = " if r >= 0.8 else
+               "only partly like x_T: measured, they correlate r = ") + f"{r:.2f} "
+            + ("(colour −1 … +1 per channel; ε̂ in colour too, mid-grey = 0)." if cfg.in_channels == 3 else
+               "(grey: −1 black … +1 white; noise: blue < 0 < red)."))
 
 st.subheader("Where the parameters are")
 parts = {"time embedding": count_parameters(model.time_embedding)}
@@ -168,7 +177,9 @@ parts.update({f"decoder.{k}": count_parameters(model.decoder[k]) for k in revers
 parts["out"] = count_parameters(model.out)
 total = count_parameters(model)
 render.chart(curves.parameter_figure(parts), key="params")
-st.caption(f"{total:,} trainable parameters in all. The deep levels hold most of them: a 3×3 convolution "
+deep = claims.deep_share(parts, [f"encoder.{L - 1}", "bottleneck", f"decoder.{L - 1}"])
+st.caption(f"{total:,} trainable parameters in all; the deepest level and the bottleneck "
+           f"({cfg.resolution(L - 1)}×{cfg.resolution(L - 1)}) hold {deep:.0%} of them: a 3×3 convolution "
            "costs channels_in × channels_out × 9 weights, and the channels grow as the image shrinks.")
 
 skips = ', "decoder.*.skip"' if cfg.use_skips else ""

@@ -41,17 +41,23 @@ from diffviz.figures.style import (
 
 
 def image_figure(x, title: str | None = None, signed: bool = False, limit: float = 1.0, height: int = 330,
-                 colorbar: bool = True, hover_name: str = "value") -> go.Figure:
+                 colorbar: bool = True, hover_name: str = "value", channels: bool = False) -> go.Figure:
     """One (C, H, W) or (H, W) tensor as a plotly figure that never blurs.
 
     signed=False: an image, grey -1 (black) … +1 (white), values beyond are clipped on screen.
     signed=True: the diverging map, symmetric ±limit (pass one limit for a whole trajectory).
-    RGB images are shown as colours; signed RGB tensors as three channel heatmaps.
+    RGB images are shown as colours. A signed RGB tensor (noise) is shown as colour too, each channel
+    scaled from ±limit to 0…255 (mid-grey = 0 in every channel, red = more red than average); with
+    ``channels`` as three channel heatmaps instead.
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
     C, H, W = x.shape
+    if C == 3 and signed and not channels:
+        x = np.clip(x / (limit or 1.0), -1, 1)
+        signed = False
+        hover_name = f"value ÷ {limit:.2f}"
     if C == 3 and signed:
         fig = make_subplots(1, 3, subplot_titles=("R", "G", "B"), horizontal_spacing=0.03)
         hover = f"x %{{x}}, y %{{y}}<br>{hover_name} %{{z:.3f}}<extra></extra>"
