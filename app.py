@@ -7,9 +7,13 @@ from diffviz.app import notices, settings
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
 settings.init_torch()
 
+OVERVIEW = "pages/overview.py"
 PAGES = {
     "The process": [
-        st.Page("pages/overview.py", title="1 · Overview", url_path="overview", default=True),
+        # "/" opens the overview through a hidden default twin, so /overview (the page in the navigation) opens
+        # directly: a default page is served at "/" only, and its own name flashed "page not found".
+        st.Page(OVERVIEW, title="1 · Overview", url_path="home", default=True, visibility="hidden"),
+        st.Page("pages/overview.py", title="1 · Overview", url_path="overview"),
         st.Page("pages/forward.py", title="2 · Forward process", url_path="forward"),
         st.Page("pages/denoise.py", title="3 · Denoising, step by step", url_path="denoise"),
     ],

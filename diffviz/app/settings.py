@@ -94,6 +94,8 @@ def sidebar(page: str | None = None) -> Settings:
     st.session_state["_sidebar_run"] = _this_run()
     shown = applies(page)
     sb = st.sidebar
+    from diffviz.app.share import copy_link_button
+    copy_link_button(sb)
     names = zoo.available()
     if not names:
         st.error("No trained model was found in models/. Reinstall the project or train one "
