@@ -71,7 +71,8 @@ def sample_view():
 
     if play:                                                       # shown at its own size: never rescaled
         st.image(gif(), caption=f"x_t (left) and the guess x̂0 (right) at every step of the {S}, then the result. "
-                              "Switch “Play” off to scrub step by step again.", width="content")
+                              "Switch “Play” off to scrub step by step again.", width="content",
+                 alt=f"Animation of the {S} sampling steps: x_t and x̂0 side by side, from pure noise to the result.")
     else:
         cols = st.columns(4)
         chans = RGB and st.toggle("Show ε̂'s R, G, B channels", key="eps_channels",

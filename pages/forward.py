@@ -81,7 +81,9 @@ st.subheader("The whole way at a glance")
 marks = [0, 100, 200, 300, 500, 700, 999]
 strip = [np.sqrt(sched.alphas_cumprod[k].item()) * pic.x0 + np.sqrt(1 - sched.alphas_cumprod[k].item()) * eps
          for k in marks]
-st.image(images.panel_image(strip, [f"t = {k}" for k in marks], scale=5), width="content")
+st.image(images.panel_image(strip, [f"t = {k}" for k in marks], scale=5), width="content",
+         alt=f"{pic.description} noised to t = " + ", ".join(map(str, marks)) + ": r(x_t, x0) = "
+             + ", ".join(f"{fade['r'][k]:.2f}" for k in marks) + " (1 = the clean picture, 0 = only noise).")
 
 notices.show_code(f"""
 import torch

@@ -32,9 +32,10 @@ def chart(fig, key: str | None = None, where=None, **kw) -> None:
     (where or st).plotly_chart(fig, key=key, config=config, **kw)
 
 
-def image(x, caption: str | None = None, width: int = 224, where=None) -> None:
-    """Show a (C, H, W) image in [-1, 1], scaled up with nearest neighbours (never blurred)."""
-    (where or st).image(upscale(x, width), caption=caption, width=width)
+def image(x, caption: str | None = None, width: int = 224, where=None, alt: str | None = None) -> None:
+    """Show a (C, H, W) image in [-1, 1], scaled up with nearest neighbours (never blurred), with a text
+    alternative (``alt``, else the caption)."""
+    (where or st).image(upscale(x, width), caption=caption, width=width, alt=alt or caption or "an image")
 
 
 def plot(fig, key: str | None = None, where=None) -> None:

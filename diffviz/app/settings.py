@@ -105,12 +105,12 @@ def sidebar(page: str | None = None) -> Settings:
     if "model" in shown:
         model = choice_param("model", "Model", names, first, where=sb, format_func=lambda n: n,
                              help="Trained U-Nets shipped with diffviz.")
-        sb.caption(zoo.describe(model))
+        sb.markdown(zoo.describe(model))           # not a caption: its faded grey is too pale on the sidebar
     else:                                                    # the ablation lab: set-up A's model sets the kind
         from diffviz.app.setups import a_default
         _bind_options("a_model", "p_a_model", names, a_default(names))
         model = st.session_state["p_a_model"]
-        sb.caption(f"Models are chosen in set-ups A and B on this page (A: {model}).")
+        sb.markdown(f"Models are chosen in set-ups A and B on this page (A: {model}).")
     kind = zoo.MODELS[model].kind
     seed = int_param("seed", "Seed", 0, 9999, defaults.SEED, where=sb, kind="number",
                      help="Same seed, same starting noise, same images.") if "seed" in shown else defaults.SEED
@@ -144,7 +144,7 @@ def sidebar(page: str | None = None) -> Settings:
     else:
         guidance = float(_hidden("guidance", g_default, _clamped_float("guidance", 1.0, 6.0, 0.5)))
     if shown != ALL:
-        sb.caption("This page does not use the other settings (sampler, steps, guidance …); they keep "
+        sb.markdown("This page does not use the other settings (sampler, steps, guidance …); they keep "
                    "their values for the other pages.")
     return Settings(model, seed, sampler, steps, label, prompt, guidance, kind)
 
