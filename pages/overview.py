@@ -77,7 +77,7 @@ def explain(b):
         return (f"The bottleneck is the smallest map, {shape('bottleneck')}: {r}×{r} positions, each summarising a "
                 f"large patch of the image in {ch[-1]} channels. "
                 + ("Its self-attention lets every position look at every other one, so the network can relate "
-                   "distant parts of the digit." if cfg.use_attention else "This model has no attention here."),
+                   "distant parts of the image." if cfg.use_attention else "This model has no attention here."),
                 "pages/attention.py" if cfg.use_attention else "pages/inside.py",
                 "6 · Attention: who looks at whom" if cfg.use_attention else "4 · Inside the U-Net")
     if b.startswith("decoder."):
