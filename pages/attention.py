@@ -3,11 +3,11 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, render, runs, settings
+from diffviz.app import notices, params, readouts, render, runs, settings
 from diffviz.data import text
 from diffviz.figures import curves, maps
 from diffviz.model import zoo
-from diffviz.probe import claims, readings
+from diffviz.probe import readings
 
 s = settings.settings()
 notices.scoped("attention", "level")   # "level" means something else on pages 4 and 5
@@ -45,16 +45,6 @@ try_box = notices.intro(
     "drawn over the U-Net's current guess x̂0.")
 ONTO = "the digit's stroke" if cfg.conditioning == "class" else "one of the shapes"
 
-
-def habits_text(e, step) -> str:
-    """The prompt, phrased from this query's measured entropies (S, heads) on this run."""
-    hb = claims.head_habits(e, step)
-    return (f"move the query pixel (**Query x**, **Query y**) from the background onto {ONTO} and compare the "
-            f"heads. Measured for the query now: at step {step} head {hb['focused']} is the most focused "
-            f"({hb['focused_bits']:.2f} bits) and head {hb['spread']} the most spread ({hb['spread_bits']:.2f} "
-            f"bits; looking everywhere equally: {np.log2(side * side):.2f} bits). Then drag **Show step** and "
-            f"watch the entropy chart: over the run, head {hb['changing']} changes most, from "
-            f"{hb['changing_lo']:.2f} to {hb['changing_hi']:.2f} bits.")
 
 if not SELF:
     st.info(f"“{s.model}” has no self-attention blocks (it was trained without attention), so there is "
@@ -97,7 +87,7 @@ def query_rows():
 q = runs.derived(("attn-rows", runs.run_key(s), key, qy, qx), query_rows)
 row = q["mean"][step] if head == "mean" else q["rows"][step, head]
 conc = readings.concentration(row)
-notices.you_should_see(try_box, habits_text(q["entropy"][:, :cfg.heads], step))
+notices.you_should_see(try_box, readouts.habits_text(q["entropy"][:, :cfg.heads], step, side, ONTO))
 base = np.clip(traj.pred_x0[step, 0].astype(np.float32), -1, 1)          # (C, H, W): colour stays colour
 name = "mean of heads" if head == "mean" else f"head {head}"
 
@@ -133,37 +123,6 @@ st.caption("Attention lives on the feature map's grid: each of its cells covers 
            "is using it as a *sink*: somewhere to put attention when there is nothing worth fetching (trained "
            "transformers do this too). The mean of heads is only a summary: each head's output goes its own way "
            "into the next layer.")
-
-def word_focus(tokens: list[str], agg, xside: int) -> tuple[str | None, bool]:
-    """A sentence measured on this run: how much of each word's attention (mean over all steps) lies on
-    the first shape of the caption, found in the final image (None when the caption names no shape), and
-    whether its position words got less weight than its colour and shape words."""
-    from diffviz.evaluation.captions import shape_mask_from_image
-    try:
-        mask, _ = shape_mask_from_image(s.prompt, np.clip(traj.final[0], -1, 1))
-    except (ValueError, StopIteration, IndexError):
-        return None, False
-    small = claims.pooled(mask[None].astype(np.float32), xside) >= 0.5                 # (xside, xside)
-    if not small.any():
-        return None, False
-    f = claims.token_focus(agg, small)
-    kinds = {**{w: "colour" for w in text.COLOUR_WORDS}, **{w: "shape" for w in text.SHAPE_WORDS},
-             **{w: "size" for w in text.SIZE_WORDS}, **{w: "position" for w in text.POSITION_WORDS}}
-    first_and = tokens.index("and") if "and" in tokens else len(tokens)          # the first shape's phrase
-    shown = [(w, f["share"][i], f["weight"][i]) for i, w in enumerate(tokens[:first_and]) if w in kinds]
-    if not shown:
-        return None, False
-    parts = ", ".join(f"“{w}” {sh:.0%} (a shape pixel gives it {wt:.0%} of its attention)" for w, sh, wt in shown)
-    pos = [wt for w, _, wt in shown if kinds[w] == "position"]
-    what = [wt for w, _, wt in shown if kinds[w] in ("colour", "shape")]
-    verdict, less = "", bool(pos and what and max(pos) < min(what))
-    if pos and what:
-        verdict = (f" The position words get {'less' if max(pos) < min(what) else 'about as much or more'} "
-                   f"weight than the colour and shape words ({max(pos):.0%} at most vs {min(what):.0%} at least).")
-    return (f"Measured on this run ({where(xblock)}, mean over all steps): the share of each word's attention "
-            f"that lies on the first shape, found in the final image ({small.mean():.0%} of the map; a word "
-            f"that looked everywhere equally would have that share): {parts}.{verdict}"), less
-
 
 # ---------------------------------------------------------------- cross-attention
 st.subheader("Cross-attention: which word goes where")
@@ -203,7 +162,7 @@ else:
     render.plot(maps.overlay_grid(np.clip(traj.final[0], -1, 1), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)}, mean over all {S} steps, over the final image"),
             key="cross-mean")
-    focus, pos_less = word_focus(tokens, tm["agg"], xside)
+    focus, pos_less = readouts.word_focus(s.prompt, traj.final[0], tokens, tm["agg"], xside, where(xblock))
     if focus:
         st.caption(focus)
     if cfg.pixel_positions:

@@ -5,7 +5,6 @@ import streamlit as st
 
 from diffviz.app import notices, params, quality, render, runs, settings
 from diffviz.figures import curves, maps, palette
-from diffviz.model import zoo
 from diffviz.model.interventions import Interventions
 from diffviz.probe import readings
 
@@ -32,44 +31,11 @@ notices.intro(
     f"decided in the early steps. Cut **skip {L - 1}** ({R}×{R}) instead: hardly anything changes. (Checked "
     "on the default settings of every model with skips; the panel below measures your own settings.)")
 
-CHOICES = [n for n in ("mnist", "mnist-noskip", "mnist-step1500") if n in zoo.available()]
-
-
-def compare_retrained():
-    """mnist next to mnist-noskip (and its same-budget partner) on the same seed, with their quality."""
-    st.subheader("Retrained without skips")
-    if s.kind != "class":
-        st.info("The retrained no-skip partner exists for the MNIST models: choose **mnist** in the "
-                "sidebar's Model menu to compare them.", icon="ℹ️")
-        return
-    if "mnist-noskip" not in CHOICES:
-        st.info("The no-skip model (mnist-noskip) is not available yet.", icon="ℹ️")
-        return
-    st.markdown("Cutting a skip at inference time removes something the decoder was trained to rely on. "
-                "A fairer question: can a U-Net **trained** without skips do as well? `mnist-noskip` is the "
-                "same recipe with `use_skips=False`; `mnist-step1500` is the normal model trained by the very "
-                "same command, for the same 1,500 steps (its fair partner).")
-    panels = []
-    for name in CHOICES:
-        final = traj.final[0] if name == s.model and cfg.use_skips else runs.trajectory(s, model=name).final[0]
-        meta = runs.load_model(name)[1]
-        trained = meta.get("step", meta.get("steps"))                    # training steps behind the weights
-        panels.append(maps.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
-    render.plot(maps.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
-            key="retrained")
-    if "mnist-step1500" not in CHOICES:
-        st.caption("mnist-step1500 (the same-budget partner) is not available yet.")
-    if quality.quality_table(CHOICES):
-        st.caption("Measured over many samples by `python -m diffviz.cli.evaluate` (label accuracy by a digit "
-                   "classifier trained on real digits; Fréchet distance to held-out digits): one image is an "
-                   "example, the table is the evidence.")
-
-
 if not cfg.use_skips:
     st.info(f"“{s.model}” was trained without skip connections, so there is nothing to look at or cut "
             "here. Choose **mnist** in the sidebar's Model menu to see its skips.", icon="ℹ️")
     traj = None
-    compare_retrained()
+    quality.retrained_comparison(s, None)
     st.stop()
 
 traj = runs.trajectory(s, capture=["decoder.*.skip", "decoder.*.upsample"])
@@ -196,11 +162,10 @@ if active:
 else:
     st.caption("All knobs are as trained (1.0): both images are the same run.")
 
-compare_retrained()
+quality.retrained_comparison(s, traj)
 
 notices.show_code(f"""
 from diffviz.diffusion import sampling
-from diffviz.model import zoo
 from diffviz.probe import readings
 from diffviz.model.interventions import Interventions
 model, _ = zoo.load("{s.model}")

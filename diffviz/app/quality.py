@@ -120,3 +120,38 @@ def quality_table(names: list[str], where=None) -> bool:
     config = {k: st.column_config.TextColumn(k, help=HELP.get(k)) for k in data}
     where.dataframe(data, hide_index=True, width="stretch", column_config=config)
     return True
+
+
+def retrained_comparison(s, traj) -> None:
+    """The skips page's last section: mnist next to mnist-noskip (and its same-budget partner) on the same
+    seed, with their measured quality. ``traj``: the page's run of the sidebar's model (reused), or None."""
+    from diffviz.app import render, runs
+    from diffviz.figures import maps
+    from diffviz.model import zoo
+    choices = [n for n in ("mnist", "mnist-noskip", "mnist-step1500") if n in zoo.available()]
+    st.subheader("Retrained without skips")
+    if s.kind != "class":
+        st.info("The retrained no-skip partner exists for the MNIST models: choose **mnist** in the "
+                "sidebar's Model menu to compare them.", icon="ℹ️")
+        return
+    if "mnist-noskip" not in choices:
+        st.info("The no-skip model (mnist-noskip) is not available yet.", icon="ℹ️")
+        return
+    st.markdown("Cutting a skip at inference time removes something the decoder was trained to rely on. "
+                "A fairer question: can a U-Net **trained** without skips do as well? `mnist-noskip` is the "
+                "same recipe with `use_skips=False`; `mnist-step1500` is the normal model trained by the very "
+                "same command, for the same 1,500 steps (its fair partner).")
+    panels = []
+    for name in choices:
+        final = traj.final[0] if name == s.model and traj is not None else runs.trajectory(s, model=name).final[0]
+        meta = runs.load_model(name)[1]
+        trained = meta.get("step", meta.get("steps"))                    # training steps behind the weights
+        panels.append(maps.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
+    render.plot(maps.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
+            key="retrained")
+    if "mnist-step1500" not in choices:
+        st.caption("mnist-step1500 (the same-budget partner) is not available yet.")
+    if quality_table(choices):
+        st.caption("Measured over many samples by `python -m diffviz.cli.evaluate` (label accuracy by a digit "
+                   "classifier trained on real digits; Fréchet distance to held-out digits): one image is an "
+                   "example, the table is the evidence.")
