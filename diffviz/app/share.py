@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-_HTML = """<button type="button" class="copy-link" aria-live="polite">🔗 Copy link to this view</button>"""
+_HTML = """<button type="button" class="copy-link" aria-live="polite">Copy link to this view</button>"""
 _CSS = """
 .copy-link { font: inherit; font-size: 0.95rem; padding: 0.35rem 0.8rem; border-radius: 0.5rem; cursor: pointer;
              border: 1px solid var(--st-border-color, rgba(49, 51, 63, 0.3)); background: transparent;
