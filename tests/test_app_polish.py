@@ -144,17 +144,22 @@ def test_inference_time_setups_get_a_measured_quality_on_request(monkeypatch):
     monkeypatch.setattr(setups, "N_PER_DIGIT", 1)                             # 10 samples, 5 steps: the wiring
     setups.QUALITY.clear()
     at = app("pages/ablation.py", steps=5)
-    assert not [d for d in at.get("arrow_data_frame") if "set-up" in str(d.proto)]
-    at.button(key="measure_setups").click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    tables = [d for d in at.dataframe if "set-up" in d.value.columns]
-    assert tables, "no measured table"
-    t = tables[0].value
-    assert list(t["set-up"]) == ["A — mnist, as trained", "B — mnist: attention off at 7×7"]
-    assert all(v.endswith("%") for v in t["label accuracy (judge)"])
-    assert len(setups.QUALITY) == 2                                             # cached per set-up
+    assert [b.key for b in at.button] == ["measure_setups"]                   # on request only
+    assert not [d for d in at.dataframe if "set-up" in d.value.columns]
+    s = at.session_state["settings"]
+    a = setups.Setup("mnist", None, [], "")
+    b = setups.Setup("mnist", Interventions(attention_off=frozenset({2}), t_max=999), ["attention off at 7×7"], "")
+    seen = []
+    qa = setups.measured(a, s, progress=lambda f, msg: seen.append(f))        # what the button runs
+    qb = setups.measured(b, s, progress=lambda f, msg: seen.append(f))
+    assert seen and seen[-1] == 1.0 and qa["n"] == 10
+    assert 0 <= qa["label accuracy (judge)"] <= 1 and qa["Fréchet distance (judge features)"] > 0
+    assert qa != qb                                                            # the intervention is part of it
+    assert setups.measured(a, s) is qa                                         # cached, never recomputed
     at.run()
-    assert [d for d in at.dataframe if "set-up" in d.value.columns]              # shown again without sampling
+    tables = [d for d in at.dataframe if "set-up" in d.value.columns]
+    assert tables and not at.button, "the measured table replaces the button"
+    assert list(tables[0].value["set-up"]) == ["A — mnist, as trained", "B — mnist: attention off at 7×7"]
 
 
 # ---------------------------------------------------------------- 6 · the colour model, 7 · numbers explained
