@@ -77,7 +77,7 @@ def test_copy_link_puts_the_permalink_on_the_clipboard(session):
         button = page.locator('[data-testid="stSidebar"] button.copy-link')
         assert button.count() == 1, "no Copy link button in the sidebar"
         button.click()
-        page.wait_for_function("() => document.querySelector('button.copy-link').textContent.includes('copied')")
+        page.locator('[data-testid="stSidebar"] button.copy-link', has_text="copied").wait_for()   # in a shadow root
         copied = page.evaluate("navigator.clipboard.readText()")
         assert copied == page.url and query(copied) == {"t": "640", "seed": "5"}
     finally:
