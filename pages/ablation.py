@@ -23,8 +23,11 @@ left, right = st.columns(2, gap="large")
 a = setups.setup_widgets("a_", "Set-up A", ALL, setups.a_default(ALL), False, left.container(border=True),
                          note=" B can use the models told the same kind of condition.")
 SAME_KIND = zoo.available(zoo.MODELS[a.name].kind)
-# B starts as A's model with attention switched off; another model for B starts as trained.
-b_default = a.name if a.name in SAME_KIND else SAME_KIND[0]
+# B starts as A's model with attention switched off (a model without attention: another model, as trained);
+# another model for B starts as trained.
+others = [n for n in SAME_KIND if n != a.name] or [a.name]
+has_attn = bool(setups.attention_levels(runs.load_model(a.name)[0].config))
+b_default = a.name if has_attn else ("mnist" if "mnist" in others else others[0])
 b_model_now = st.session_state.get("p_b_model", st.query_params.get("b_model", b_default))
 b = setups.setup_widgets("b_", "Set-up B", SAME_KIND, b_default, b_model_now == a.name,
                          right.container(border=True), note=" Only models told the same kind of condition as A.")

@@ -136,8 +136,10 @@ def test_b_starts_over_when_its_model_changes():
 def test_sidebar_model_does_not_silently_set_a_and_b():
     at = app("pages/ablation.py", model="mnist-noattn")
     assert at.selectbox(key="p_a_model").value == "mnist-noattn"               # A starts from the link's model
-    assert [w.value for w in at.warning] == ["A and B are the same set-up: the difference maps below will be "
-                                             "empty. Change B's model or one of its knobs."]
+    assert at.selectbox(key="p_b_model").value == "mnist"                      # no attention to switch off: B differs
+    assert not at.warning                                                      # ... so A and B are not identical
+    text = " ".join(m.value for m in at.markdown)
+    assert "the model: A uses mnist-noattn, B uses mnist" in text
 
 
 def test_inference_time_setups_get_a_measured_quality_on_request(monkeypatch):
