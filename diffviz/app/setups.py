@@ -76,7 +76,7 @@ def setup_widgets(p: str, label: str, names: list[str], default_model: str, attn
         name = params.choice_param(f"{p}model", "Model", names, default_model, format_func=lambda n: n,
                                    help="The trained U-Net this set-up samples with." + note)
         _reset_when_model_changes(p, name)
-        st.caption(zoo.MODELS[name].description)
+        st.markdown(zoo.MODELS[name].description)      # not a caption: too pale inside a bordered box
         cfg = runs.load_model(name)[0].config
         skip, bb = {}, {}
         if cfg.use_skips:
@@ -87,7 +87,7 @@ def setup_widgets(p: str, label: str, names: list[str], default_model: str, attn
                     skip[k] = params.float_param(f"{p}skip{k}", f"skip {k}", 0.0, 2.0, 1.0, 0.05)
                     bb[k] = params.float_param(f"{p}bb{k}", f"backbone {k}", 0.0, 2.0, 1.0, 0.05)
         else:
-            st.caption("This model has no skip connections.")
+            st.markdown("This model has no skip connections.")
         off = set()
         levels = attention_levels(cfg)
         if levels:
