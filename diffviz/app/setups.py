@@ -149,9 +149,12 @@ def outcome_text(a: Setup, b: Setup, fa, fb, s, seeds) -> str:
                 f"{', '.join(map(str, lb))} (asked for: {s.label})")
     else:
         from diffviz.data import shapes_check
-        ok = [[shapes_check.match(s.prompt, x)["full_match"] for x in f] for f in (fa, fb)]
-        read = (f"the shapes checker finds the caption drawn exactly in {sum(ok[0])} of {len(seeds)} of A's "
-                f"images and {sum(ok[1])} of {len(seeds)} of B's")
+        try:
+            ok = [[shapes_check.match(s.prompt, x)["full_match"] for x in f] for f in (fa, fb)]
+            read = (f"the shapes checker finds the caption drawn exactly in {sum(ok[0])} of {len(seeds)} of "
+                    f"A's images and {sum(ok[1])} of {len(seeds)} of B's")
+        except (ValueError, IndexError, KeyError, AssertionError, TypeError):    # a caption or size it cannot read
+            read = "the shapes checker cannot read these images (caption or image size)"
     now = f"Measured on these seeds: {read}; the final images differ by up to {rms:.3f} RMS (images span −1..1). "
     return (now + "Then in B switch on **no condition** (see what the condition was doing), or switch B's "
             "attention back on and cut **skip 0** only while **t ≤** 300 (late steps touch fine detail, early "
