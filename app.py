@@ -7,9 +7,13 @@ from diffviz.app import lessons, notices, settings
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
 settings.init_torch()
 
+OVERVIEW = "pages/overview.py"
 PAGES = {
     "The process": [
-        st.Page("pages/overview.py", title="1 · Overview", url_path="overview", default=True),
+        # "/" opens the overview through a hidden default twin, so /overview (the page in the navigation) opens
+        # directly: a default page is served at "/" only, and its own name flashed "page not found".
+        st.Page(OVERVIEW, title="1 · Overview", url_path="home", default=True, visibility="hidden"),
+        st.Page("pages/overview.py", title="1 · Overview", url_path="overview"),
         st.Page("pages/forward.py", title="2 · Forward process", url_path="forward"),
         st.Page("pages/denoise.py", title="3 · Denoising, step by step", url_path="denoise"),
     ],
@@ -28,11 +32,13 @@ PAGES = {
     ],
 }
 
-page = st.navigation(PAGES)
+# One flat list: Streamlit's sectioned navigation nests its items in <div>s inside the <ul> (invalid list
+# markup for screen readers, axe-core's "list" rule); the numbered titles keep the lessons' order.
+page = st.navigation([p for section in PAGES.values() for p in section])
 lessons.follow(page, PAGES)                       # a lesson link (or Next, or Back) opens its step
 if st.query_params.get("class") and page.url_path != "class":     # a join link: the app's URL + ?class=CODE
     st.switch_page("pages/class.py", query_params=st.query_params.to_dict())
-st.session_state["settings"] = settings.sidebar()
+st.session_state["settings"] = settings.sidebar("overview" if page.url_path in ("", "home") else page.url_path)
 notices.show_notices()
 lessons.panel(st.session_state["settings"], page, PAGES)       # the guided path's box (and presenter mode) above the page
 page.run()

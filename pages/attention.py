@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, render, runs, settings
+from diffviz.app import notices, params, readouts, render, runs, settings
 from diffviz.data import text
 from diffviz.figures import curves, maps
 from diffviz.model import zoo
@@ -34,17 +34,15 @@ def where(block: str) -> str:
     return f"{part} · {r}×{r}"
 
 
-notices.intro(
+try_box = notices.intro(
     "Attention",
     "A convolution only mixes a pixel with its neighbours. **Self-attention** lets every position of a "
     "feature map look at every other one: each position (the *query*) hands out weights that add up to 1 "
     "over all positions, and takes in their features in those proportions. Several **heads** do this in "
     "parallel, each with its own idea of what to look for. Pick a query pixel and see where it looks, "
-    "drawn over the U-Net's current guess x̂0.",
-    "move the query pixel (**query x**, **query y**) from the background onto the digit's stroke and compare "
-    "the heads: each has its own habit (spread over the whole map, on the stroke, near the query, or piled "
-    "onto one “sink” cell). Then drag **Sampling step** and watch the entropy chart: how sharply each head "
-    "focuses changes during the run, and differently for every head.")
+    "drawn over the U-Net's current guess x̂0.")
+ONTO = "the digit's stroke" if cfg.conditioning == "class" else "one of the shapes"
+
 
 if not SELF:
     st.info(f"“{s.model}” has no self-attention blocks (it was trained without attention), so there is "
@@ -87,7 +85,8 @@ def query_rows():
 q = runs.derived(("attn-rows", runs.run_key(s), key, qy, qx), query_rows)
 row = q["mean"][step] if head == "mean" else q["rows"][step, head]
 conc = readings.concentration(row)
-base = readings.grey(traj.pred_x0[step, 0])
+notices.you_should_see(try_box, readouts.habits_text(q["entropy"][:, :cfg.heads], step, side, ONTO))
+base = np.clip(traj.pred_x0[step, 0].astype(np.float32), -1, 1)          # (C, H, W): colour stays colour
 name = "mean of heads" if head == "mean" else f"head {head}"
 
 # ---------------------------------------------------------------- the chosen head
@@ -158,21 +157,24 @@ else:
     ncol = min(len(tokens), 6)
     render.plot(maps.overlay_grid(base, tm["maps"][step], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)} at step {step} (t = {t}), over x̂0"), key="cross-step")
-    render.plot(maps.overlay_grid(readings.grey(traj.final[0]), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
+    render.plot(maps.overlay_grid(np.clip(traj.final[0], -1, 1), tm["agg"], tokens, tm["zmax"], ncol=ncol, size=170,
                             title=f"{where(xblock)}, mean over all {S} steps, over the final image"),
             key="cross-mean")
-    st.caption("A word the model has tied to a place lights up there: colour and shape words on the shape, "
-               "position words where the shape sits. Tokens that carry no place (“a”, “the”, `<start>`) soak "
-               "up the left-over weight everywhere.")
+    focus, pos_less = readouts.word_focus(s.prompt, traj.final[0], tokens, tm["agg"], xside, where(xblock))
+    if focus:
+        st.caption(focus)
     if cfg.pixel_positions:
         phrase = (" in which each word reads only the words of its own phrase (the caption is split at “and”)"
                   if cfg.text_phrases else "")
-        st.caption(f"How does a pixel know it sits at the top left, and which colour belongs there? "
+        st.caption(("Why do the position words get so little? " if pos_less else "Where is position carried? ")
+                   + "Position is carried elsewhere. "
                    f"Convolutions look the same everywhere, so this model adds a learned position vector to every "
-                   f"pixel's query; and its caption goes through a {cfg.text_layers}-layer text encoder{phrase}: "
-                   "the “red” of “a red circle at the top left” then carries “top left” with it, and the pixels "
-                   "up there can pick it. A model that reads the caption as a bag of words draws the right "
-                   "colours at the right places but often swaps them.")
+                   f"pixel's query (`pixel_positions`): a pixel knows where it sits without asking the caption. "
+                   f"And the caption goes through a {cfg.text_layers}-layer text encoder{phrase}: the colour and "
+                   "shape words of “a red circle at the top left” come out carrying “top left” with them, so the "
+                   "pixels up there pick “red” and “circle” and never need to look at “top” or “left” "
+                   "themselves. A model that reads the caption as a bag of words draws the right colours at the "
+                   "right places but often swaps them.")
     if float((meta.get("args") or {}).get("ground") or 0) > 0:
         st.caption("These word maps were also *taught*: for its last steps of training this model had a second, "
                    "small loss (“grounding”, as in TokenCompose) that rewards each colour, shape and size word for "

@@ -6,19 +6,40 @@ import streamlit as st
 from diffviz.app import notices, params, pictures, render, runs
 from diffviz.diffusion.schedulers import make_sampler
 from diffviz.figures import curves, equations, images, maps
+from diffviz.probe import claims
 
 s, model, meta = runs.open_page("denoise")
 cfg = model.config
 
-notices.intro(
+try_box = notices.intro(
     "Denoising, step by step",
     "Sampling runs the forward process backwards. It starts from pure noise x_T; at every step the U-Net "
     "predicts the noise ε̂ in the current x_t, which implies a guess x̂0 of the finished image, and the "
     f"sampler ({s.sampler.upper()}) moves a little towards that guess to get $x_{{t-1}}$. Repeat {s.steps} times.",
-    "scrub **step** slowly from 0: at first x̂0 (the model's guess of the final image) is a rough, "
-    "blotchy guess; within the first third of the steps the shape is there, long before x_t itself looks "
-    "clean. Then switch to *real image*: the noise is predicted almost perfectly at high t and worst near t = 0.",
 )
+WHAT = "the digit" if cfg.conditioning == "class" else "the shapes"
+RGB = cfg.in_channels == 3
+
+
+def settle_text(tr) -> str:
+    """The sample view's prompt, phrased from this run: when x̂0 and x_t first match the result."""
+    final = tr.final[0]
+    k0 = claims.first_settled(tr.pred_x0[:, 0], final)
+    kt = claims.first_settled(tr.x_t[:, 0], final)
+
+    def when(k):
+        return (f"step {k} of {tr.steps} (t = {int(tr.timesteps[k])})" if k is not None
+                else "only at the very end")
+    r0 = claims.correlation(tr.pred_x0[0, 0], final)
+    text = (f"scrub **Show step** slowly from 0. Measured on this run (r = correlation with the finished image): "
+            f"at step 0, x̂0 (the model's guess of the final image) is a rough guess (r = {r0:.2f}); it settles "
+            f"(r ≥ 0.9 from then on) at {when(k0)}, x_t itself at {when(kt)}")
+    if k0 is not None and kt is not None and k0 < kt:
+        text += f": the guess knows {WHAT} {kt - k0} steps before the noisy image looks like it."
+    else:
+        text += "."
+    return text + " Then switch to *real image* to compare the predicted noise with the true one."
+
 
 MODES = {"sample": "Sample from pure noise", "real": "Real image: predicted vs true noise"}
 mode = params.choice_param("mode", "What to look at", list(MODES), "sample", widget="radio", format_func=MODES.get)
@@ -28,7 +49,11 @@ mode = params.choice_param("mode", "What to look at", list(MODES), "sample", wid
 def sample_view():
     tr = runs.trajectory(s)
     S = tr.steps
-    i = params.int_param("step", f"Sampling step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0)
+    notices.you_should_see(try_box, settle_text(tr))
+    play = bool(st.session_state.get("play"))
+    i = params.int_param("step", f"Show step (0 = pure noise, {S - 1} = last)", 0, S - 1, 0, disabled=play,
+                         help="Not used while the animation plays." if play else
+                         "Which of the run's steps to show (the sidebar's “Steps in the run” sets how many).")
     play = st.toggle("▶ Play the whole run", key="play", help="An animation of x_t and x̂0 over every step.")
     sch = make_sampler(s.sampler, "linear", s.steps)
     t = int(tr.timesteps[i])
@@ -46,18 +71,23 @@ def sample_view():
 
     if play:                                                       # shown at its own size: never rescaled
         st.image(gif(), caption=f"x_t (left) and the guess x̂0 (right) at every step of the {S}, then the result. "
-                              "Switch “Play” off to scrub step by step again.", width="content")
+                              "Switch “Play” off to scrub step by step again.", width="content",
+                 alt=f"Animation of the {S} sampling steps: x_t and x̂0 side by side, from pure noise to the result.")
     else:
         cols = st.columns(4)
+        chans = RGB and st.toggle("Show ε̂'s R, G, B channels", key="eps_channels",
+                                  help="ε̂ is shown as a colour picture; switch on for one heat map per channel.")
         panels = [(x_t, f"x_t  (t = {t})", False), (eps, "predicted noise ε̂", True),
                   (x0, "x̂0: the guess of x0", False), (x_prev, f"next: {prev_name}", False)]
         for col, (a, title, signed), key in zip(cols, panels, ("x_t", "eps", "x0", "x_prev")):
             with col:
-                render.shared_chart(("denoise", s.run_key(), i, key), lambda a=a, title=title, signed=signed:
-                    maps.image_figure(a, title, signed=signed, limit=lim, height=340), key=key)
+                render.shared_chart(("denoise", s.run_key(), i, key, chans), lambda a=a, title=title, signed=signed:
+                    maps.image_figure(a, title, signed=signed, limit=lim, height=340, channels=chans), key=key)
         st.caption(f"Step {i} of {S}: x_{t} → {prev_name}{' (the last step)' if prev_t < 0 else ''}. "
-                   "Images: grey −1 (black) … +1 (white); ε̂: blue < 0 < red, "
-                   f"one scale (±{lim:.2f}) for every step of this run.")
+                   + (f"Images in colour, −1 … +1 per channel; ε̂ in colour too, each channel from −{lim:.2f} "
+                      f"(dark) to +{lim:.2f} (bright), mid-grey = 0" + (" (channels: blue < 0 < red)" if chans else "")
+                      if RGB else f"Images: grey −1 (black) … +1 (white); ε̂: blue < 0 < red, ±{lim:.2f}")
+                   + ", one scale for every step of this run.")
 
     if play:
         st.caption("The equations for each step are shown when you scrub (Play off).")
@@ -115,9 +145,18 @@ def real_view():
     st.caption(f"x0: {pic.description}. The model is told {notices.plain(pic.condition)} (no guidance). "
                f"Noise maps share one scale (±{lim:.2f}) for every t.")
     render.chart(curves.error_curve_figure(ts, probe.mse, t), key="mse")
-    st.caption(f"At t = {t} the mean squared error is {probe.mse[j]:.4f}. At high t, x_t is nearly all noise, so "
-               "“the noise is x_t” is almost right and the error is small; at low t the noise is a faint "
-               "sprinkle on a clean image and much harder to pin down exactly.")
+    lo, hi = int(np.argmin(probe.mse)), int(np.argmax(probe.mse))
+    high_half = float(probe.mse[ts >= 500].mean()) < float(probe.mse[ts < 500].mean())
+    why = (" At high t, x_t is nearly all noise, so “the noise is x_t” is almost right; at low t the noise "
+           "is a faint sprinkle on a clean image and much harder to pin down exactly." if high_half else
+           " Here the high-t half is not the easier one: this image and seed do not follow the usual pattern.")
+    st.caption(f"At t = {t} the mean squared error is {probe.mse[j]:.4f}. Measured on this image: the error is "
+               f"smallest at t = {int(ts[lo])} ({probe.mse[lo]:.4f}) and largest at t = {int(ts[hi])} "
+               f"({probe.mse[hi]:.4f}); its mean over t ≥ 500 is "
+               f"{'lower' if high_half else 'higher'} than over t < 500.{why}")
+    notices.you_should_see(try_box, f"move **Noise level t** and compare ε̂ with ε: the error ε̂ − ε is smallest at "
+                                    f"t = {int(ts[lo])} and largest at t = {int(ts[hi])} for this image (the curve "
+                                    "below has every level).")
     notices.show_code(f"""
 import numpy as np, torch
 from diffviz.diffusion import sampling

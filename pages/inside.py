@@ -4,8 +4,8 @@ import numpy as np
 import streamlit as st
 
 from diffviz.app import digit, notices, params, render, runs, settings
-from diffviz.figures import curves, diagram, maps
-from diffviz.probe import readings
+from diffviz.figures import curves, diagram, maps, palette
+from diffviz.probe import claims, readings
 
 TOP = 16
 
@@ -29,16 +29,14 @@ def name(stage: str) -> str:
     return f"{part} · {r}×{r} · {channels_of(stage)} channels"
 
 
-notices.intro(
+try_box = notices.intro(
     "Inside the U-Net",
     "While the U-Net predicts the noise in x_t, every level computes a stack of **feature maps** "
     "(channels). On the way down (encoder) the maps shrink and the channels multiply; the bottleneck "
     "sees the whole image at its coarsest; on the way up (decoder) the maps grow back to full size. "
     f"Each grid shows a level's {TOP} most energetic channels at the chosen sampling step, red = "
-    "positive, blue = negative, on one colour scale for all steps of the run.",
-    "drag **Sampling step** from 0 to the end. At first every map looks like noise; around the middle "
-    "of the run the digit appears, as a coarse blob in the 7×7 and 14×14 maps and as sharp strokes at "
-    "28×28. Some channels light up on the digit, others on the background around it.")
+    "positive, blue = negative, on one colour scale for all steps of the run.")
+WHAT, APPEAR = ("digit", "appears") if cfg.conditioning == "class" else ("shapes", "appear")
 
 traj, run_key, note = digit.page_run(s, cfg, capture=STAGES)      # sampling, or your drawing's SDEdit
 if note:
@@ -59,11 +57,38 @@ def summarise():
         order = readings.rank_channels(x)
         out[stage] = {"order": order, "lim": readings.symmetric_limit(x[:, order[:TOP]]),
                       "lim_all": readings.symmetric_limit(x), "energy": readings.channel_energy(x),
+                      "follow": claims.follows_image(x[:, order[:TOP]], traj.final[0]),
+                      "signs": channel_signs(x[-1], traj.final[0]),
                       **readings.level_stats(traj.traces, stage)}
     return out
 
 
+def channel_signs(last, final, level: float = 0.3) -> tuple[int, int]:
+    """How many channels (C, h, w) at the last step correlate with the final image by ≥ +level / ≤ −level."""
+    ref = claims.pooled(final, last.shape[-1])
+    r = np.array([claims.correlation(c, ref) for c in last])
+    return int((r >= level).sum()), int((r <= -level).sum())
+
+
+def follow_text() -> str:
+    """The prompt, phrased from this run: from which step each level's average map follows the result."""
+    def when(stage):
+        k = summary[stage]["follow"]["from_step"]
+        r = cfg.resolution(level_of(stage))
+        return f"{stage} ({r}×{r}) from step {k}" if k is not None else f"{stage} ({r}×{r}) not at all"
+    pos, neg = summary[focus]["signs"]
+    first = max(summary[st_]["follow"]["first_r"] for st_ in STAGES)
+    return (f"drag **Show step** from 0 to the end ({S} steps) and watch the {WHAT} appear in the maps. "
+            f"Measured on this run (the clearest of a level's {TOP} strongest channels, compared with the "
+            f"finished image shrunk to the level's size): at step 0 no channel correlates more than |r| = "
+            f"{first:.2f}; the levels follow the image (|r| ≥ 0.5 from then on) at "
+            + ", ".join(when(st_) for st_ in STAGES) + f". At the last step, {pos} of {channels_of(focus)} "
+            f"channels of {focus} light up on the {WHAT} (r ≥ 0.3) and {neg} on the background around it "
+            "(r ≤ −0.3).")
+
+
 summary = runs.derived(("inside", run_key), summarise)
+notices.you_should_see(try_box, follow_text())
 
 # ---------------------------------------------------------------- the input and the shape of the network
 left, right = st.columns([2, 3])
@@ -77,8 +102,11 @@ with right:
     render.plot(diagram.architecture(rows, title="Resolution shrinks, channels grow — and back", height=300))
     st.caption("Values per feature map stack (channels × height × width): " + ", ".join(
         f"{r['stage']} {r['channels']}×{r['resolution']}×{r['resolution']} = "
-        f"{r['channels'] * r['resolution'] ** 2:,}" for r in rows[:L + 1]) + ". Each deeper level holds fewer "
-        "numbers than the one above it, but each number describes a larger patch of the image.")
+        f"{r['channels'] * r['resolution'] ** 2:,}" for r in rows[:L + 1]) + ". "
+        + ("Each deeper level holds fewer numbers than the one above it, but each number describes a larger "
+           "patch of the image." if all(a["channels"] * a["resolution"] ** 2 > b["channels"] * b["resolution"] ** 2
+                                        for a, b in zip(rows[:L], rows[1:L + 1])) else
+           "Each number of a deeper level describes a larger patch of the image."))
 
 # ---------------------------------------------------------------- every level, laid out like the U
 st.subheader(f"Feature maps at step {step} (t = {t})")
@@ -115,8 +143,11 @@ stat = params.choice_param("stat", "Statistic", ["rms", "mean_abs"], "rms", widg
 series = {name(st_).split(" · ")[0]: summary[st_][stat] for st_ in STAGES}
 dashed = {name(st_).split(" · ")[0] for st_ in STAGES if st_.startswith("decoder")}
 render.plot(curves.lines_vs_t(traj.timesteps, series, "RMS of the feature maps" if stat == "rms" else "mean |activation|",
-                      current_t=t, dashed=dashed, title="Activation size per level over the whole run"))
-st.caption("Solid: encoder and bottleneck; dashed: decoder. The dotted line is the step shown above. "
+                      current_t=t, dashed=dashed, title="Activation size per level over the whole run",
+                      colours={n: palette.part_colour(n) for n in series}))
+st.caption("Colours as in the overview's diagram: blues = encoder levels, purple = bottleneck, vermilions = "
+           "decoder levels (darker = deeper). Solid: encoder and bottleneck; dashed: decoder. The dotted line "
+           "is the step shown above. "
            "Activations are not normalised between levels, so compare a line's shape over t more than "
            "its height against other lines.")
 
@@ -139,7 +170,7 @@ with b:
     e = info["energy"][info["order"]]
     k90 = int(np.searchsorted(np.cumsum(e) / e.sum(), 0.9) + 1)
     render.plot(curves.energy_ranking(e, info["order"], title=f"{k90} of {n_ch} channels hold 90% of the energy",
-                              height=300))
+                              height=300, colour=palette.part_colour(focus)))
 st.caption("All channels of this level, strongest first, on their own colour scale (shared by every step). "
            "Energy = mean square over the whole run; the bars show how unevenly the channels share it, and "
            "the grids above show only the strongest.")

@@ -5,26 +5,31 @@ import streamlit as st
 from diffviz.app import notices, params, render, runs
 from diffviz.figures import curves, diagram, images, maps
 from diffviz.model.unet import count_parameters
+from diffviz.probe import claims
 
 s, model, meta = runs.open_page("overview")
 cfg = model.config
 H, ch, L = cfg.image_size, cfg.channels, cfg.levels
 what = "a caption" if cfg.conditioning == "text" else "a digit label"
 
-notices.intro(
+try_box = notices.intro(
     "The U-Net at a glance",
     f"A diffusion model draws by removing noise a little at a time, and this network is what it asks at "
     f"every step: *given the noisy image x_t, the step t and {what}, what noise ε is in it?* Below is the "
     f"trained “{s.model}” U-Net: the encoder (left) shrinks the image to a small, many-channel summary, the "
     f"decoder (right) grows it back, and skip connections carry detail straight across. Every shape is read "
-    f"from one real forward pass on the first sampling step.",
-    "pick **bottleneck** and then **encoder.0**: the shapes go from many pixels and few channels "
-    f"({H}×{H}, {ch[0]} channels) to few pixels and many ({cfg.resolution(L - 1)}×{cfg.resolution(L - 1)}, "
-    f"{ch[-1]} channels), yet the output ε̂ has exactly the input's shape.",
-)
+    f"from one real forward pass on the first sampling step.")
 
 with st.spinner("Running the U-Net once to read its shapes…"):
     fp = runs.first_pass(s)
+e0, bn = fp.shapes.get("encoder.0"), fp.shapes.get("bottleneck")
+if e0 and bn:
+    notices.you_should_see(try_box, (
+        f"pick **bottleneck** and then **encoder.0**: the measured shapes go from many pixels and few channels "
+        f"({e0[2]}×{e0[3]}, {e0[1]} channels) to few pixels and many ({bn[2]}×{bn[3]}, {bn[1]} channels), yet "
+        f"the output ε̂ {fp.shapes['output']} has "
+        + ("exactly the input's shape." if fp.shapes["input"] == fp.shapes["output"] else "another shape than the "
+           f"input {fp.shapes['input']}.")))
 
 blocks = diagram.unet_blocks(cfg)
 block = params.choice_param("block", "Explain a block", blocks, "encoder.0" if "encoder.0" in blocks else blocks[0],
@@ -34,8 +39,10 @@ unet_fig = diagram.unet_diagram(cfg, fp.shapes, selected=block, t=fp.t,
                                condition=str(s.label) if cfg.conditioning == "class" else None)
 render.chart(unet_fig, key="diagram", config={"staticPlot": True})
 st.caption(f"Shapes are (batch, channels, height, width), read from the forward pass at t = {fp.t} with "
-           f"{cond_text} and seed {s.seed}. Blue: encoder · red: decoder · pink: bottleneck and skip "
-           "connections · green: time embedding (dotted: it reaches every residual block).")
+           f"{cond_text} and seed {s.seed}. This diagram is the legend of every page: blues = encoder levels, "
+           "vermilions = decoder levels (the deeper the level, the darker), purple = bottleneck, green = skip "
+           "connections, grey dotted = time embedding (it reaches every residual block)"
+           + (", orange dashed = the text encoder's words." if cfg.conditioning == "text" else "."))
 
 
 def shape(key):
@@ -69,7 +76,7 @@ def explain(b):
         return (f"The bottleneck is the smallest map, {shape('bottleneck')}: {r}×{r} positions, each summarising a "
                 f"large patch of the image in {ch[-1]} channels. "
                 + ("Its self-attention lets every position look at every other one, so the network can relate "
-                   "distant parts of the digit." if cfg.use_attention else "This model has no attention here."),
+                   "distant parts of the image." if cfg.use_attention else "This model has no attention here."),
                 "pages/attention.py" if cfg.use_attention else "pages/inside.py",
                 "6 · Attention: who looks at whom" if cfg.use_attention else "4 · Inside the U-Net")
     if b.startswith("decoder."):
@@ -148,9 +155,13 @@ with c3:
     render.chart(maps.image_figure(fp.eps[0], f"predicted noise ε̂  {shape('output')}", signed=True, limit=lim),
                     key="eps")
 same = fp.shapes["input"] == fp.shapes["output"]
+r = claims.correlation(fp.x[0], fp.eps[0])
 st.markdown(f"**{'Same shape' if same else 'Different shapes'}:** x_T is {shape('input')} and ε̂ is "
-            f"{shape('output')}. At t = {fp.t} the input *is* noise, so a good ε̂ looks almost like x_T itself "
-            "(grey: −1 black … +1 white; noise: blue < 0 < red).")
+            f"{shape('output')}. At t = {fp.t} the input *is* noise, so a good ε̂ looks "
+            + ("almost like x_T itself: measured, they correlate r = " if r >= 0.8 else
+               "only partly like x_T: measured, they correlate r = ") + f"{r:.2f} "
+            + ("(colour −1 … +1 per channel; ε̂ in colour too, mid-grey = 0)." if cfg.in_channels == 3 else
+               "(grey: −1 black … +1 white; noise: blue < 0 < red)."))
 
 st.subheader("Where the parameters are")
 parts = {"time embedding": count_parameters(model.time_embedding)}
@@ -165,7 +176,9 @@ parts.update({f"decoder.{k}": count_parameters(model.decoder[k]) for k in revers
 parts["out"] = count_parameters(model.out)
 total = count_parameters(model)
 render.chart(curves.parameter_figure(parts), key="params")
-st.caption(f"{total:,} trainable parameters in all. The deep levels hold most of them: a 3×3 convolution "
+deep = claims.deep_share(parts, [f"encoder.{L - 1}", "bottleneck", f"decoder.{L - 1}"])
+st.caption(f"{total:,} trainable parameters in all; the deepest level and the bottleneck "
+           f"({cfg.resolution(L - 1)}×{cfg.resolution(L - 1)}) hold {deep:.0%} of them: a 3×3 convolution "
            "costs channels_in × channels_out × 9 weights, and the channels grow as the image shrinks.")
 
 skips = ', "decoder.*.skip"' if cfg.use_skips else ""

@@ -4,8 +4,7 @@ import numpy as np
 import streamlit as st
 
 from diffviz.app import notices, params, quality, render, runs, settings
-from diffviz.figures import curves, maps
-from diffviz.model import zoo
+from diffviz.figures import curves, maps, palette
 from diffviz.model.interventions import Interventions
 from diffviz.probe import readings, skips
 
@@ -14,6 +13,8 @@ TOP = 8
 s, model, _ = runs.open_page("skips", "level")   # "level" means something else on other pages
 cfg = model.config
 L = cfg.levels
+R = cfg.resolution(L - 1)
+WHAT = "digit" if cfg.conditioning == "class" else "picture"
 
 notices.intro(
     "Skip connections",
@@ -22,49 +23,17 @@ notices.intro(
     "The backbone knows *what* is in the image (it saw all of it at low resolution); the skip still "
     "knows *where* every detail is. Below: what each carries, how much of it is fine detail, and "
     "what happens to the image when you cut or scale them.",
-    "set **skip 0** to 0 in “Turn the knobs”. The same seed no longer ends in a clean digit: speckle "
+    f"set **skip 0** to 0 in “Turn the knobs”. The same seed no longer ends in a clean {WHAT}: speckle "
     "noise is left everywhere, because noise at the scale of single pixels can only be predicted with the "
-    "full-resolution skip. Then cut it only late (**t up to** 300): the digit's shape survives, it was "
-    "decided in the early steps. Cut **skip 2** (7×7) instead: hardly anything changes.")
-
-CHOICES = [n for n in ("mnist", "mnist-noskip", "mnist-step1500") if n in zoo.available()]
-
-
-def compare_retrained():
-    """mnist next to mnist-noskip (and its same-budget partner) on the same seed, with their quality."""
-    st.subheader("Retrained without skips")
-    if s.kind != "class":
-        st.info("The retrained no-skip partner exists for the MNIST models: choose **mnist** in the "
-                "sidebar's Model menu to compare them.", icon="ℹ️")
-        return
-    if "mnist-noskip" not in CHOICES:
-        st.info("The no-skip model (mnist-noskip) is not available yet.", icon="ℹ️")
-        return
-    st.markdown("Cutting a skip at inference time removes something the decoder was trained to rely on. "
-                "A fairer question: can a U-Net **trained** without skips do as well? `mnist-noskip` is the "
-                "same recipe with `use_skips=False`; `mnist-step1500` is the normal model trained by the very "
-                "same command, for the same 1,500 steps (its fair partner).")
-    panels = []
-    for name in CHOICES:
-        final = traj.final[0] if name == s.model and cfg.use_skips else runs.trajectory(s, model=name).final[0]
-        meta = runs.load_model(name)[1]
-        trained = meta.get("step", meta.get("steps"))                    # training steps behind the weights
-        panels.append(maps.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
-    render.plot(maps.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
-            key="retrained")
-    if "mnist-step1500" not in CHOICES:
-        st.caption("mnist-step1500 (the same-budget partner) is not available yet.")
-    if quality.quality_table(CHOICES):
-        st.caption("Measured over many samples by `python -m diffviz.cli.evaluate` (label accuracy by a digit "
-                   "classifier trained on real digits; Fréchet distance to held-out digits): one image is an "
-                   "example, the table is the evidence.")
-
+    f"full-resolution skip. Then cut it only late (**t up to** 300): the {WHAT}'s layout survives, it was "
+    f"decided in the early steps. Cut **skip {L - 1}** ({R}×{R}) instead: hardly anything changes. (Checked "
+    "on the default settings of every model with skips; the panel below measures your own settings.)")
 
 if not cfg.use_skips:
     st.info(f"“{s.model}” was trained without skip connections, so there is nothing to look at or cut "
             "here. Choose **mnist** in the sidebar's Model menu to see its skips.", icon="ℹ️")
     traj = None
-    compare_retrained()
+    quality.retrained_comparison(s, None)
     st.stop()
 
 traj = runs.trajectory(s, capture=["decoder.*.skip", "decoder.*.upsample"])
@@ -73,8 +42,8 @@ S = traj.steps
 # ---------------------------------------------------------------- what meets at one decoder level
 st.subheader("What meets at a decoder level")
 c1, c2 = st.columns([1, 2])
-level = params.choice_param("level", "Decoder level", list(range(L)), 0, where=c1,
-                        format_func=lambda k: f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}")
+level = params.choice_param("level", "Skip connection", list(range(L)), 0, where=c1,
+                        format_func=lambda k: f"skip {k} → decoder level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}")
 step = settings.step_param(s, where=c2)
 t = int(traj.timesteps[step])
 skip_key, bb_key = f"decoder.{level}.skip", f"decoder.{level}.upsample"
@@ -98,9 +67,8 @@ with b:
                             title=f"Backbone {level}: up from the deeper levels (top {TOP})"), key="bb-grid")
 st.caption(f"Step {step}, t = {t}. Both tensors are {cfg.channels[level]} channels of "
            f"{cfg.resolution(level)}×{cfg.resolution(level)}, on ONE colour scale (shared by both and by every "
-           "step), strongest channels first. At level 0 the skip still carries x_t's fine grain, noise included "
-           "(exactly what the decoder needs to predict the noise pixel by pixel); the backbone holds a smoother "
-           "picture of what is being drawn.")
+           "step), strongest channels first. Which of the two carries more fine detail (x_t's grain, noise "
+           "included, is what the decoder needs to predict the noise pixel by pixel) is measured below.")
 
 # ---------------------------------------------------------------- energy and frequencies over the run
 cut = params.float_param("cut", "Frequency cut (fraction of the finest frequency a map can hold)", 0.1, 0.9, 0.5, 0.05,
@@ -109,21 +77,24 @@ cut = params.float_param("cut", "Frequency cut (fraction of the finest frequency
 
 
 freq = runs.derived(("skips-freq", runs.run_key(s), cut), lambda: skips.skip_backbone_summary(traj.traces, L, cut))
+PARTS = {"skip": palette.SKIP, "backbone": palette.part_colour("backbone", level)}   # as in the overview
 a, b = st.columns(2)
 with a:
     render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "rms")],
                                            "backbone": freq[(level, "backbone", "rms")]},
-                          "RMS", current_t=t, title=f"Level {level}: how strong each is, step by step"),
+                          "RMS", current_t=t, title=f"Level {level}: how strong each is, step by step",
+                          colours=PARTS),
             key="energy")
 with b:
     render.plot(curves.lines_vs_t(traj.timesteps, {"skip": freq[(level, "skip", "high")],
                                            "backbone": freq[(level, "backbone", "high")]},
                           "share of energy above the cut", current_t=t, percent=True,
-                          title=f"Level {level}: how much of it is fine detail"), key="high-t")
+                          title=f"Level {level}: how much of it is fine detail", colours=PARTS), key="high-t")
 cats = [f"level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}" for k in range(L)]
 render.plot(curves.grouped_bars(cats, {"skip": [freq[(k, "skip", "high")][step] for k in range(L)],
                                "backbone": [freq[(k, "backbone", "high")][step] for k in range(L)]},
                         "energy above the cut", "decoder level (resolution)", percent=True,
+                        colours={"skip": palette.SKIP, "backbone": palette.part_colour("decoder", 1)},
                         title=f"Fine detail at every level, step {step} (t = {t}): share of each tensor's energy "
                               f"above {cut:g} × the finest frequency"), key="high-bars")
 more = [k for k in range(L) if freq[(k, "skip", "high")][step] > freq[(k, "backbone", "high")][step]]
@@ -154,8 +125,10 @@ for k in range(L):
         bb_scale[k] = params.float_param(f"bb{k}", f"backbone {k}", 0.0, 2.0, 1.0, 0.05)
 with cols[L]:
     st.markdown("**Only while**")
-    tmin = params.int_param("tmin", "t from", 0, 999, 0)
-    tmax = params.int_param("tmax", "t up to", 0, 999, 999)
+    idle = all(v == 1.0 for v in [*skip_scale.values(), *bb_scale.values()])     # nothing to limit in time
+    hint = "Set a knob away from 1 first: the range says when the knobs act." if idle else None
+    tmin = params.int_param("tmin", "t from", 0, 999, 0, disabled=idle, help=hint)
+    tmax = params.int_param("tmax", "t up to", 0, 999, 999, disabled=idle, help=hint)
 iv = Interventions(skip_scale={k: v for k, v in skip_scale.items() if v != 1.0},
                    backbone_scale={k: v for k, v in bb_scale.items() if v != 1.0}, t_min=tmin, t_max=tmax)
 if tmin > tmax:
@@ -177,12 +150,12 @@ if active:
 else:
     st.caption("All knobs are as trained (1.0): both images are the same run.")
 
-compare_retrained()
+quality.retrained_comparison(s, traj)
 
 notices.show_code(f"""
 from diffviz.diffusion import sampling
 from diffviz.model import zoo
-from diffviz.probe import readings, skips
+from diffviz.probe import readings
 from diffviz.model.interventions import Interventions
 model, _ = zoo.load("{s.model}")
 run = dict(sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g}, seeds=[{s.seed}])

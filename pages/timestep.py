@@ -8,22 +8,36 @@ from diffviz.app import notices, params, render, runs, settings
 from diffviz.diffusion import sampling
 from diffviz.figures import curves, maps
 from diffviz.model.layers import sinusoidal_embedding
-from diffviz.probe import readings
+from diffviz.probe import claims, readings
 
 s, model, meta = runs.open_page("timestep")
 cfg = model.config
 SWEEP = np.arange(0, 1000, 5)                         # t values for the FiLM sweep (one batched call)
 TOLD = list(range(0, 1000, 100)) + [999]               # t values the model can be told (one batched call)
 
-notices.intro(
+try_box = notices.intro(
     "Timestep conditioning",
     "The U-Net never sees a number like t = 500 directly. t is first turned into a **sinusoidal embedding** "
     "(a barcode of sines and cosines), a small MLP turns that into one conditioning vector, and every "
     "residual block reads this vector through **FiLM**: a per-channel scale and shift of its features. "
-    "That is how one set of weights can behave differently at every noise level.",
-    "at the bottom, **lie to the model about t**. Told a t much smaller than the truth, it takes x_t for "
-    "nearly clean and x̂0 breaks up into harsh, saturated blotches; told a t much larger, x̂0 dissolves "
-    "into grey noise. The error curve dips into a valley around the true t.")
+    "That is how one set of weights can behave differently at every noise level.")
+
+
+def lie_text(sw, t_true: int) -> str:
+    """The prompt, phrased from this step's told-t sweep (measured): saturation, contrast, the valley."""
+    ts, x0 = sw["ts"], sw["x0"]
+    i_true, lo, hi = ts.index(t_true), 0, len(ts) - 1
+    v = claims.error_valley(ts, sw["err"], t_true)
+    sat = [claims.saturation(x0[i]) for i in (lo, i_true)]
+    std = [float(np.clip(x0[i], -1, 1).std()) for i in (hi, i_true)]
+    where = (f"close to the true t = {t_true} ({v['distance']} away)" if v["near"] else
+             f"{v['distance']} away from the true t = {t_true}: at this step the model does best when told a "
+             f"{'smaller' if v['best_t'] < t_true else 'larger'} t than the truth")
+    return (f"at the bottom, **lie to the model about t** (measured at step {step}, true t = {t_true}). Told "
+            f"t = {ts[lo]}, it takes x_t for {'clean' if ts[lo] < t_true else 'noisier than it is'}: "
+            f"{sat[0]:.0%} of x̂0's values fall outside −1…1 (true t: {sat[1]:.0%}). Told t = {ts[hi]}, x̂0's "
+            f"contrast (standard deviation) is {std[0]:.2f} (true t: {std[1]:.2f}). The error curve is lowest "
+            f"when told t = {v['best_t']}, {where}.")
 
 if not cfg.use_time:
     st.info(f"“{s.model}” was trained without being told t, so it has no timestep embedding.", icon="ℹ️")
@@ -99,6 +113,7 @@ def sweep():
 
 
 sw = runs.derived(("told-t", runs.run_key(s), step, sched), sweep)
+notices.you_should_see(try_box, lie_text(sw, t_true))
 i_true, i_told = sw["ts"].index(t_true), sw["ts"].index(told)
 eps_lim = readings.symmetric_limit(maps.as_map(sw["eps"][i_true]), maps.as_map(sw["eps"][i_told]))   # RGB: mean of R, G, B
 render.plot(maps.panel_row([
@@ -121,7 +136,7 @@ st.caption(f"x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t always uses the tru
 notices.show_code(f"""
 from diffviz.diffusion import sampling
 from diffviz.model import zoo
-from diffviz.probe import readings
+from diffviz.probe import claims, readings
 model, _ = zoo.load("{s.model}")
 film = readings.film_sweep(model, ts=range(0, 1000, 5), cond={cond_for_film!r})
 scale, shift = film["{block}"]                 # (200, C) each: h = norm(h) · (1 + scale) + shift

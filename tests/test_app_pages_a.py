@@ -222,7 +222,7 @@ def test_rgb_caption_model_pages(shapes_zoo, page):
     assert at.sidebar.text_input(key="p_prompt").value == defaults.PROMPT
     if page == "pages/forward.py":
         assert figure(at, "x0")["data"][0]["type"] == "image"            # an RGB scene, in colour
-        assert [d["type"] for d in figure(at, "eps")["data"]] == ["heatmap"] * 3   # signed RGB: three channels
+        assert [d["type"] for d in figure(at, "eps")["data"]] == ["image"]   # signed RGB: in colour (issue 19)
     if page == "pages/overview.py":
         at.segmented_control(key="p_block").set_value("text encoder").run()
         assert not at.exception and "cross-attention" in " ".join(m.value for m in at.markdown)
@@ -241,7 +241,7 @@ def test_caption_problems_are_explained(shapes_zoo):
 def test_rgb_caption_model_real_mode(shapes_zoo):
     at = app("pages/denoise.py", model="shapes", mode="real")
     assert not at.exception and len(at.warning) == 0 and len(at.error) == 0
-    assert [d["type"] for d in figure(at, "r_eps_hat")["data"]] == ["heatmap"] * 3
+    assert [d["type"] for d in figure(at, "r_eps_hat")["data"]] == ["image"]      # colour noise as colour
 
 
 def _overview_code_shows(ns: dict, code: str) -> None:

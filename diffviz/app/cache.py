@@ -45,6 +45,12 @@ class BoundedCache:
                 self._key_locks.pop(key, None)
             return value
 
+    def peek(self, key):
+        """The cached value for ``key``, or None (never computes)."""
+        with self._lock:
+            hit = self._data.get(key)
+            return hit[0] if hit is not None else None
+
     def __len__(self) -> int:
         return len(self._data)
 

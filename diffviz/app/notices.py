@@ -47,11 +47,23 @@ def show_notices() -> None:
     st.session_state["_notice_box"] = box
 
 
-def intro(title: str, what: str, try_this: str) -> None:
-    """Page title, two or three plain sentences, and a "try this — you should see" prompt."""
+def intro(title: str, what: str, try_this: str | None = None):
+    """Page title, two or three plain sentences, and a "try this — you should see" prompt.
+
+    Without ``try_this`` the prompt's place is kept (returned) for `you_should_see`, so a page can
+    measure first and phrase the prompt from what it measured.
+    """
     st.title(title)
     st.markdown(what)
-    st.info("**Try this — you should see:** " + try_this, icon=":material/science:")
+    box = st.empty()
+    if try_this:
+        you_should_see(box, try_this)
+    return box
+
+
+def you_should_see(box, text: str) -> None:
+    """Fill the prompt `intro` kept with a sentence phrased from the page's measurements."""
+    box.info("**Try this — you should see:** " + text, icon=":material/science:")
 
 
 def run_code(s, capture_select) -> str:

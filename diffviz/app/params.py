@@ -112,7 +112,21 @@ def float_param(name: str, label: str, lo: float, hi: float, default: float, ste
     return float(value)
 
 
-def _bind_options(name: str, key: str, options: list, default) -> None:
+def _follow_labels(key: str, options: list, format_func) -> None:
+    """Re-send a choice widget's value when its option labels changed since the last run.
+
+    A keyed widget keeps its identity when its options' labels change (another model: "7×7" becomes
+    "8×8"), and the browser would go on showing the old label of the selected option. Setting the
+    value from code makes Streamlit send it again, with the new label.
+    """
+    labels = tuple(str(format_func(o)) for o in options)
+    tag = f"_labels_{key}"
+    if st.session_state.get(tag) not in (None, labels) and key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+    st.session_state[tag] = labels
+
+
+def _bind_options(name: str, key: str, options: list, default, format_func=str) -> None:
     """Seed widget ``key`` from query parameter ``name`` (an option by its text; anything else: the
     default, with a message naming the choices) and keep its state one of ``options``."""
     by_text = {_fmt(o): o for o in options}
@@ -125,6 +139,7 @@ def _bind_options(name: str, key: str, options: list, default) -> None:
     _init_from_url(name, key, default, parse)
     if st.session_state[key] not in options:
         st.session_state[key] = default
+    _follow_labels(key, options, format_func)
 
 
 def choice_param(name: str, label: str, options: list, default, where=None, format_func=str,
@@ -136,7 +151,7 @@ def choice_param(name: str, label: str, options: list, default, where=None, form
     """
     where = where or st
     key = f"p_{name}"
-    _bind_options(name, key, options, default)
+    _bind_options(name, key, options, default, format_func)
     if widget == "radio":
         value = where.radio(label, options, key=key, format_func=format_func, horizontal=True, **kw)
     elif widget == "segmented":
@@ -185,7 +200,7 @@ def select_slider_param(name: str, label: str, options: list, default, where=Non
     """A select-slider over ``options`` bound to query parameter ``name`` (unknown values: the default)."""
     where = where or st
     key = f"p_{name}"
-    _bind_options(name, key, options, default)
+    _bind_options(name, key, options, default, format_func)
     value = where.select_slider(label, options=options, key=key, format_func=format_func, **kw)
     _sync_url(name, value, default)
     return value
@@ -195,7 +210,7 @@ def keyed_choice(name: str, key: str, label: str, options: list, default, where=
     """A select box bound to query parameter ``name`` like `choice_param`, under widget key ``key``
     (for a name another page uses for a different widget, e.g. "block")."""
     where = where or st
-    _bind_options(name, key, options, default)
+    _bind_options(name, key, options, default, format_func)
     value = where.selectbox(label, options, key=key, format_func=format_func, **kw)
     _sync_url(name, value, default)
     return value

@@ -29,6 +29,7 @@ class Picture:
     condition: object                  # the label or caption the model is told
     description: str                   # plain text, for a caption
     key: str                           # short identifier (for file names)
+    what: str = "the image"            # how a sentence names it ("the 7", "the shapes")
 
 
 @st.cache_data(show_spinner="Loading the held-out MNIST digits…", max_entries=1)
@@ -50,18 +51,20 @@ def pick_picture(s: Settings, cfg, default_digit: int = 354) -> Picture:
     if cfg.in_channels == 1:
         xs, ys = _held_digits()
         c1, c2 = st.columns([1, 2])
-        i = int_param("digit", f"Held-out digit (0..{len(xs) - 1})", 0, len(xs) - 1, default_digit, where=c1,
-                      kind="number", help="One of the 500 MNIST digits the model never trained on.")
-        with c2:
+        with c2:                                  # the upload first: while one is used, the number is inactive
             upload = _uploaded(cfg, uploads)
+        i = int_param("digit", f"Held-out digit (0..{len(xs) - 1})", 0, len(xs) - 1, default_digit, where=c1,
+                      kind="number", disabled=upload is not None,
+                      help="Not used while your upload is shown (remove it to pick a digit again)."
+                      if upload is not None else "One of the 500 MNIST digits the model never trained on.")
         if upload is not None:
-            return Picture(upload[0], s.label, f"your upload ({upload[1]})", "upload")
+            return Picture(upload[0], s.label, f"your upload ({upload[1]})", "upload", "your upload")
         return Picture(xs[i], int(ys[i]),
-                       f"held-out digit #{i}, a {int(ys[i])}", f"digit{i}")
+                       f"held-out digit #{i}, a {int(ys[i])}", f"digit{i}", f"the {int(ys[i])}")
     from diffviz.data import shapes
     upload = _uploaded(cfg, uploads)
     if upload is not None:
-        return Picture(upload[0], s.prompt, f"your upload ({upload[1]})", "upload")
+        return Picture(upload[0], s.prompt, f"your upload ({upload[1]})", "upload", "your upload")
     try:
         scene = shapes.parse_caption(s.prompt)
         note = f"the scene the caption describes: “{plain(s.prompt)}”"
@@ -71,7 +74,7 @@ def pick_picture(s: Settings, cfg, default_digit: int = 354) -> Picture:
                 f"showing a random scene from the seed instead.", icon=":material/info:")
         note = f"a random scene: “{shapes.caption(scene)}”"
     x0 = shapes.render(scene).transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-    return Picture(x0, shapes.caption(scene), note, "scene")
+    return Picture(x0, shapes.caption(scene), note, "scene", "the shapes")
 
 
 def _drawn(s: Settings, cfg) -> Picture | None:

@@ -13,6 +13,7 @@ import streamlit as st
 
 from diffviz.app.cache import BoundedCache
 from diffviz.figures.images import upscale
+from diffviz.figures.palette import THEME_TEXT
 
 # Figures shared by every session: thirty students on one link see the same figure, built once.
 # A cached figure is never changed after it is built (the theme's text colour is part of its key).
@@ -21,7 +22,7 @@ _FIGURE_BYTES = 48 * 2**10                     # a rough size: a heat map or a g
 
 # ---------------------------------------------------------------- figures and images
 
-_TEXT = {"light": "#262730", "dark": "#fafafa"}
+_TEXT = THEME_TEXT
 
 
 def _colour() -> str | None:
@@ -63,9 +64,10 @@ def chart(fig, key: str | None = None, where=None, themed: bool = False, **kw) -
     (where or st).plotly_chart(fig, key=key, config=config, **kw)
 
 
-def image(x, caption: str | None = None, width: int = 224, where=None) -> None:
-    """Show a (C, H, W) image in [-1, 1], scaled up with nearest neighbours (never blurred)."""
-    (where or st).image(upscale(x, width), caption=caption, width=width)
+def image(x, caption: str | None = None, width: int = 224, where=None, alt: str | None = None) -> None:
+    """Show a (C, H, W) image in [-1, 1], scaled up with nearest neighbours (never blurred), with a text
+    alternative (``alt``, else the caption)."""
+    (where or st).image(upscale(x, width), caption=caption, width=width, alt=alt or caption or "an image")
 
 
 def plot(fig, key: str | None = None, where=None) -> None:

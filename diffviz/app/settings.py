@@ -18,6 +18,7 @@ import torch
 
 from diffviz.app.notices import show_notices
 from diffviz.app.params import (
+    _clamped_float,
     _clamped_int,
     _init_from_url,
     _sync_url,
@@ -65,39 +66,88 @@ class Settings:
         return (self.model, self.seed, self.sampler, self.steps, self.condition, self.guidance)
 
 
-def sidebar() -> Settings:
-    """Draw the shared sidebar and return its settings."""
+# Which sidebar settings each page reads (the rest are hidden there, keeping their link values).
+ALL = frozenset({"model", "seed", "sampler", "steps", "label", "prompt", "guidance"})
+APPLIES = {
+    "forward": frozenset({"model", "seed", "prompt"}),       # a real image noised: no sampling run
+    "ablation": ALL - {"model"},                              # set-ups A and B choose their own models
+}
+
+
+def applies(page: str | None) -> frozenset:
+    """The sidebar settings page ``page`` reads (every one for a page not listed)."""
+    return APPLIES.get(page or "", ALL)
+
+
+def _hidden(name: str, default, parse):
+    """A setting this page does not show: its value from the session or the link, else the default."""
+    key = f"p_{name}"
+    _init_from_url(name, key, default, parse)
+    return st.session_state[key]
+
+
+def sidebar(page: str | None = None) -> Settings:
+    """Draw the shared sidebar (only the settings ``page`` reads) and return all settings."""
+    from diffviz.app.params import _bind_options
     from diffviz.data import text
     from diffviz.diffusion import defaults
     from diffviz.model import zoo
     st.session_state.pop("_notice_box", None)                # a new run: notices queue until shown
     st.session_state["_sidebar_run"] = _this_run()
+    shown = applies(page)
     sb = st.sidebar
+    from diffviz.app.share import copy_link_button
+    copy_link_button(sb)
     names = zoo.available()
     if not names:
         st.error("No trained model was found in models/. Reinstall the project or train one "
                  "(python -m diffviz.cli.train ... --export models/mnist).")
         st.stop()
-    model = choice_param("model", "Model", names, "mnist" if "mnist" in names else names[0], where=sb,
-                         format_func=lambda n: n, help="Trained U-Nets shipped with diffviz.")
-    sb.caption(zoo.describe(model))
+    first = "mnist" if "mnist" in names else names[0]
+    if "model" in shown:
+        model = choice_param("model", "Model", names, first, where=sb, format_func=lambda n: n,
+                             help="Trained U-Nets shipped with diffviz.")
+        sb.markdown(zoo.describe(model))           # not a caption: its faded grey is too pale on the sidebar
+    else:                                                    # the ablation lab: set-up A's model sets the kind
+        from diffviz.app.setups import a_default
+        _bind_options("a_model", "p_a_model", names, a_default(names))
+        model = st.session_state["p_a_model"]
+        sb.markdown(f"Models are chosen in set-ups A and B on this page (A: {model}).")
     kind = zoo.MODELS[model].kind
     seed = int_param("seed", "Seed", 0, 9999, defaults.SEED, where=sb, kind="number",
-                     help="Same seed, same starting noise, same images.")
-    sampler = choice_param("sampler", "Sampler", ["ddim", "ddpm"], defaults.SAMPLER, where=sb,
-                           format_func=str.upper, widget="radio",
-                           help="DDIM: deterministic, few steps. DDPM: adds fresh noise every step, needs more.")
-    hi = 250 if sampler == "ddpm" else 100
-    steps = int_param("steps", "Sampling steps", 5, hi, defaults.STEPS if sampler == "ddim" else 100, where=sb,
-                      help="How many times the U-Net is run to go from pure noise to an image.")
-    label, prompt = defaults.LABEL, defaults.PROMPT
-    if kind == "class":
-        label = choice_param("label", "Digit to draw", list(range(10)), defaults.LABEL, where=sb)
+                     help="Same seed, same starting noise, same images.") if "seed" in shown else defaults.SEED
+    if "sampler" in shown:
+        sampler = choice_param("sampler", "Sampler", ["ddim", "ddpm"], defaults.SAMPLER, where=sb,
+                               format_func=str.upper, widget="radio",
+                               help="DDIM: deterministic, few steps. DDPM: adds fresh noise every step, needs more.")
     else:
+        sampler = _hidden("sampler", defaults.SAMPLER,
+                          lambda raw: raw if raw in ("ddim", "ddpm") else defaults.SAMPLER)
+    hi = 250 if sampler == "ddpm" else 100
+    d_steps = defaults.STEPS if sampler == "ddim" else 100
+    if "steps" in shown:
+        steps = int_param("steps", "Steps in the run", 5, hi, d_steps, where=sb,
+                          help="How many times the U-Net is run to go from pure noise to an image "
+                               "(the page's “Show step” slider picks one of them).")
+    else:
+        steps = int(_hidden("steps", d_steps, _clamped_int("steps", 5, hi)))
+    label, prompt = defaults.LABEL, defaults.PROMPT
+    if kind == "class" and "label" in shown:
+        label = choice_param("label", "Digit to draw", list(range(10)), defaults.LABEL, where=sb)
+    elif kind == "class":
+        label = _hidden("label", defaults.LABEL, _clamped_int("label", 0, 9))
+    elif "prompt" in shown:
         prompt = text_param("prompt", "Caption", defaults.PROMPT, text.validate_caption, where=sb,
                             help="Words the model knows: " + " ".join(text.WORDS))
-    guidance = float_param("guidance", "Guidance scale w", 1.0, 6.0, zoo.MODELS[model].default_guidance, 0.5,
-                           where=sb, help="ε̂ = ε_uncond + w (ε_cond − ε_uncond); 1 = no guidance.")
+    g_default = zoo.MODELS[model].default_guidance
+    if "guidance" in shown:
+        guidance = float_param("guidance", "Guidance scale w", 1.0, 6.0, g_default, 0.5, where=sb,
+                               help="ε̂ = ε_uncond + w (ε_cond − ε_uncond); 1 = no guidance.")
+    else:
+        guidance = float(_hidden("guidance", g_default, _clamped_float("guidance", 1.0, 6.0, 0.5)))
+    if shown != ALL:
+        sb.markdown("This page does not use the other settings (sampler, steps, guidance …); they keep "
+                   "their values for the other pages.")
     return Settings(model, seed, sampler, steps, label, prompt, guidance, kind)
 
 
@@ -107,6 +157,18 @@ def _this_run():
         from streamlit.runtime.scriptrunner import get_script_run_ctx
         ctx = get_script_run_ctx()
         return ctx.cursors if ctx is not None else None      # a fresh dict at every run's reset
+    except Exception:
+        return None
+
+
+def _script_page() -> str | None:
+    """The page name ("forward") of the script Streamlit runs on its own, or None."""
+    try:
+        from pathlib import Path
+
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        ctx = get_script_run_ctx()
+        return Path(ctx.main_script_path).stem if ctx is not None else None
     except Exception:
         return None
 
@@ -139,13 +201,13 @@ def settings() -> Settings:
     if s is None or (run is not None and st.session_state.get("_sidebar_run") is not run):
         _leave_pages_folder_mode()
         st.set_page_config(page_title="diffviz — inside a diffusion U-Net", layout="wide")
-        s = st.session_state["settings"] = sidebar()
+        s = st.session_state["settings"] = sidebar(_script_page())
         show_notices()
     return s
 
 
-def step_param(s: Settings, default: int | None = None, where=None, label: str = "Sampling step",
-               n: int | None = None) -> int:
+def step_param(s: Settings, default: int | None = None, where=None, label: str = "Show step",
+               disabled: bool = False, n: int | None = None) -> int:
     """The ``step`` slider (0 = the first, noisiest step .. steps − 1), shared by the U-Net pages.
 
     Bound to the query parameter ``step`` like `int_param`, but with its own widget key: the denoising
@@ -157,8 +219,10 @@ def step_param(s: Settings, default: int | None = None, where=None, label: str =
     d = min(s.steps // 2 if default is None else default, hi)
     _init_from_url("step", key, d, _clamped_int("step", 0, hi))
     st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)
-    value = where.slider(label, min_value=0, max_value=hi, step=1, key=key,
-                         help="Which step of the sampling run to look at: 0 starts from pure noise "
-                              "(t = 999), the last step gives the finished image.") if hi > 0 else 0
+    value = where.slider(f"{label} (0 = pure noise … {hi} = last)", min_value=0, max_value=hi, step=1, key=key,
+                         disabled=disabled,
+                         help="Which step of the sampling run to look at: 0 starts from pure noise, the "
+                              "last step gives the finished image. (“Steps in the run”, in the sidebar, "
+                              "sets how many there are.)") if hi > 0 else 0
     _sync_url("step", int(value), d)
     return int(value)

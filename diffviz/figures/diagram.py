@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from diffviz.figures.palette import COLOURS, PART_COLOURS
+from diffviz.figures.palette import CLEAR, NEUTRAL, PART_COLOURS, SKIP, part_colour
 from diffviz.figures.style import _finish
 
 # ---------------------------------------------------------------- the U-Net diagram
@@ -77,19 +77,19 @@ def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None =
 
     def box(name, x, y, title, lines, part, w=bw, h=bh):
         on = sel == name or (sel == "attention" and name in attention_boxes)
-        colour = PART_COLOURS[part]
+        colour = part_colour(name) if part in ("encoder", "decoder") else PART_COLOURS[part]
         fig.add_shape(type="rect", x0=x - w / 2, x1=x + w / 2, y0=y - h / 2, y1=y + h / 2, layer="below",
                       line=dict(width=0), fillcolor=colour, opacity=0.32 if on else 0.14)
         fig.add_shape(type="rect", x0=x - w / 2, x1=x + w / 2, y0=y - h / 2, y1=y + h / 2,
-                      line=dict(color=colour, width=6 if on else 2), fillcolor="rgba(0,0,0,0)")
+                      line=dict(color=colour, width=6 if on else 2), fillcolor=CLEAR)
         fig.add_annotation(x=x, y=y, text=f"<b>{title}</b><br>" + "<br>".join(lines), showarrow=False,
                            font=dict(size=15), align="center")
 
-    def arrow(x0, y0, x1, y1, colour="#888888", width=2.5):
+    def arrow(x0, y0, x1, y1, colour=NEUTRAL, width=2.5):
         fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
                            arrowhead=3, arrowsize=1.1, arrowwidth=width, arrowcolor=colour, text="")
 
-    def label(x, y, text, colour="#888888", anchor="center"):
+    def label(x, y, text, colour=NEUTRAL, anchor="center"):
         fig.add_annotation(x=x, y=y, text=text, showarrow=False, font=dict(size=14, color=colour), xanchor=anchor)
 
     def res_lines(k, decoder=False):
@@ -132,7 +132,7 @@ def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None =
     arrow(x_dec[0], y_stem + 0.45, x_dec[0], y_io - 0.5)
 
     # encoder levels (down the left), decoder levels (up the right), skips across
-    scol = PART_COLOURS["bottleneck"]
+    scol = SKIP
     for k in range(L):
         r = cfg.resolution(k)
         box(f"encoder.{k}", x_enc[k], y_lvl[k], f"encoder.{k}  ({r}×{r})",
@@ -156,7 +156,7 @@ def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None =
                                hovertext=fmt_shape(shapes.get(f"decoder.{k}.skip")))
     if not cfg.use_skips:
         fig.add_annotation(x=mid, y=y_lvl[0], showarrow=False, text="<i>no skip connections in this model</i>",
-                           font=dict(size=16 if sel == "skip connections" else 14, color="#999999"))
+                           font=dict(size=16 if sel == "skip connections" else 14, color=NEUTRAL))
     r = cfg.resolution(L - 1)
     bott = [("ResBlock → self/cross-attn → ResBlock" if text else "ResBlock → self-attention → ResBlock")
             if cfg.use_attention else "ResBlock → ResBlock"]
@@ -186,11 +186,10 @@ def unet_diagram(cfg, shapes: dict, selected: str | None = None, t: int | None =
 
 def architecture(rows: list[dict], title: str | None = None, height: int = 330) -> go.Figure:
     """Channels per stage in data-flow order (bars), each labelled with its resolution."""
-    colour = {"enc": COLOURS[0], "bot": COLOURS[1], "dec": COLOURS[2]}
     top = max(r["channels"] for r in rows)
     fig = go.Figure(
         data=[dict(type="bar", x=[r["stage"] for r in rows], y=[r["channels"] for r in rows],
-                   marker=dict(color=[colour[r["stage"][:3]] for r in rows]),
+                   marker=dict(color=[part_colour(r["stage"]) for r in rows]),
                    text=[f"{r['resolution']}×{r['resolution']}" for r in rows], textposition="outside",
                    hovertemplate="%{x}: %{y} channels<extra></extra>")],
         layout=dict(yaxis=dict(title=dict(text="channels"), range=[0, top * 1.25]),

@@ -24,6 +24,7 @@ from diffviz.figures.palette import (
     DIVERGING,
     GREY,
     HEAT,
+    QUERY,
 )
 from diffviz.figures.style import (
     _HIDE,
@@ -40,17 +41,23 @@ from diffviz.figures.style import (
 
 
 def image_figure(x, title: str | None = None, signed: bool = False, limit: float = 1.0, height: int = 330,
-                 colorbar: bool = True, hover_name: str = "value") -> go.Figure:
+                 colorbar: bool = True, hover_name: str = "value", channels: bool = False) -> go.Figure:
     """One (C, H, W) or (H, W) tensor as a plotly figure that never blurs.
 
     signed=False: an image, grey -1 (black) … +1 (white), values beyond are clipped on screen.
     signed=True: the diverging map, symmetric ±limit (pass one limit for a whole trajectory).
-    RGB images are shown as colours; signed RGB tensors as three channel heatmaps.
+    RGB images are shown as colours. A signed RGB tensor (noise) is shown as colour too, each channel
+    scaled from ±limit to 0…255 (mid-grey = 0 in every channel, red = more red than average); with
+    ``channels`` as three channel heatmaps instead.
     """
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:
         x = x[None]
     C, H, W = x.shape
+    if C == 3 and signed and not channels:
+        x = np.clip(x / (limit or 1.0), -1, 1)
+        signed = False
+        hover_name = f"value ÷ {limit:.2f}"
     if C == 3 and signed:
         fig = make_subplots(1, 3, subplot_titles=("R", "G", "B"), horizontal_spacing=0.03)
         hover = f"x %{{x}}, y %{{y}}<br>{hover_name} %{{z:.3f}}<extra></extra>"
@@ -232,30 +239,39 @@ def panel_row(panels: list[Panel], title: str | None = None, size: int = 240, nc
 def overlay_grid(base, heats, titles: list[str], zmax: float, query: tuple[int, int] | None = None,
                  ncol: int | None = None, title: str | None = None, size: int = 220,
                  bar: str = "attention weight") -> go.Figure:
-    """Attention maps over a dimmed grey x̂0, each map cell stretched (nearest) over the pixels it covers.
+    """Attention maps over a dimmed x̂0, each map cell stretched (nearest) over the pixels it covers.
 
-    base: (H, W) grey in [-1, 1]; heats: (K, h, w) with h divides H; ONE scale 0..zmax for all maps.
-    query: the (qy, qx) cell of the query pixel (in map cells), outlined on every panel.
+    base: (H, W) grey or (3, H, W) colour, in [-1, 1] (a colour image stays in colour, dimmed, so a
+    colour word's map can be checked against the colour under it); heats: (K, h, w) with h divides H;
+    ONE scale 0..zmax for all maps. query: the (qy, qx) cell of the query pixel (in map cells).
     """
     base = np.asarray(base, np.float32)
     heats = np.asarray(heats, np.float32)
     k, h, w = heats.shape
-    H, W = base.shape
+    colour = base.ndim == 3 and base.shape[0] == 3
+    if colour:
+        dim = np.clip((np.moveaxis(base, 0, -1) + 1) * 127.5 * 0.7 + 0.5, 0, 255).astype(np.uint8)   # (H, W, 3)
+    elif base.ndim == 3:
+        base = base[0]
+    H, W = base.shape[-2:]
     sy, sx = H / h, W / w
     ncol = ncol or k
     layout, _ = _grid(k, ncol, titles, size, [(H, W)] * k, {ncol - 1}, bool(title))
     data, shapes = [], []
     for i in range(k):
         ax = _axes(i)
-        data.append(dict(type="heatmap", z=base, colorscale=DIM_GREYS, zmin=-1, zmax=1, showscale=False,
-                         zsmooth=False, hoverinfo="skip", **ax))
+        if colour:
+            data.append(dict(type="image", z=dim, hoverinfo="skip", **ax))
+        else:
+            data.append(dict(type="heatmap", z=base, colorscale=DIM_GREYS, zmin=-1, zmax=1, showscale=False,
+                             zsmooth=False, hoverinfo="skip", **ax))
         data.append(dict(type="heatmap", z=heats[i], x0=(sx - 1) / 2, dx=sx, y0=(sy - 1) / 2, dy=sy,
                          coloraxis="coloraxis", zsmooth=False, hovertemplate="weight %{z:.3f}<extra></extra>", **ax))
         if query is not None:
             qy, qx = query
             shapes.append(dict(type="rect", xref=ax["xaxis"], yref=ax["yaxis"], x0=qx * sx - 0.5,
                                x1=(qx + 1) * sx - 0.5, y0=qy * sy - 0.5, y1=(qy + 1) * sy - 0.5,
-                               line=dict(color="#D55E00", width=3)))
+                               line=dict(color=QUERY, width=3)))
     layout.update(shapes=shapes, coloraxis=dict(colorscale=HEAT, cmin=0, cmax=zmax if zmax > 0 else 1.0,
                                                 colorbar=dict(title=dict(text=bar, side="right"), thickness=12, xpad=6,
                                                               x=1 + 8 / layout["width"], xanchor="left")))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from diffviz.figures.palette import NEUTRAL
+
 FONT_SIZE = 17
 # Colour bars lie under the image: small images are limited by their width, so a bar at the side
 # would shrink them; below, it costs only height.
@@ -56,13 +58,13 @@ def _finish(fig: go.Figure, title: str | None = None, height: int | None = None,
 _HIDE = dict(showticklabels=False, showgrid=False, zeroline=False, ticks="")
 
 
-def _vline(x: float, text: str, colour: str = "#888", dash: str = "dot", width: int = 2,
+def _vline(x: float, text: str, colour: str = NEUTRAL, dash: str = "dot", width: int = 2,
            anchor: str = "center") -> tuple[dict, dict]:
     """A vertical line across the plot at data x, and its label above it: (shape, annotation)."""
     shape = dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1,
                  line=dict(color=colour, width=width, dash=dash))
     note = dict(text=text, x=x, y=1, xref="x", yref="paper", yanchor="bottom", xanchor=anchor, showarrow=False,
-                font=dict(size=14, color=colour if colour != "#888" else None))
+                font=dict(size=14, color=colour if colour != NEUTRAL else None))
     return shape, note
 
 TITLE_PX, GAP_PX, BAR_PX = 30, 18, 110            # pixels: a panel's title, between panels, a colour bar
