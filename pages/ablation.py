@@ -20,7 +20,7 @@ try_box = notices.intro(
 ALL = zoo.available()
 KIND = zoo.MODELS[s.model].kind                       # the sidebar reads set-up A's model for this
 left, right = st.columns(2, gap="large")
-a = setups.setup_widgets("a_", "Set-up A", ALL, setups.a_default(ALL), False, left.container(border=True),
+a = setups.setup_widgets("a_", "Set-up A", ALL, settings.a_default(ALL), False, left.container(border=True),
                          note=" B can use the models told the same kind of condition.")
 SAME_KIND = zoo.available(zoo.MODELS[a.name].kind)
 # B starts as A's model with attention switched off (a model without attention: another model, as trained);

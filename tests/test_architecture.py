@@ -18,7 +18,8 @@ from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "diffviz"
-SCRIPTS = ("diffviz-train", "diffviz-sample", "diffviz-evaluate", "diffviz-judge", "diffviz-bench", "diffviz-shapes")
+SCRIPTS = ("diffviz-train", "diffviz-sample", "diffviz-evaluate", "diffviz-judge", "diffviz-bench", "diffviz-shapes",
+           "diffviz-serve")
 
 
 def test_import_contracts_are_kept():

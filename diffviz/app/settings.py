@@ -86,6 +86,12 @@ def _hidden(name: str, default, parse):
     return st.session_state[key]
 
 
+def a_default(names: list[str]) -> str:
+    """The ablation lab's set-up A default model: the model of the link (the one the other pages show), else the first."""
+    linked = st.query_params.get("model")
+    return linked if linked in names else ("mnist" if "mnist" in names else names[0])
+
+
 def sidebar(page: str | None = None) -> Settings:
     """Draw the shared sidebar (only the settings ``page`` reads) and return all settings."""
     from diffviz.app.params import _bind_options
@@ -109,7 +115,6 @@ def sidebar(page: str | None = None) -> Settings:
                              help="Trained U-Nets shipped with diffviz.")
         sb.markdown(zoo.describe(model))           # not a caption: its faded grey is too pale on the sidebar
     else:                                                    # the ablation lab: set-up A's model sets the kind
-        from diffviz.app.setups import a_default
         _bind_options("a_model", "p_a_model", names, a_default(names))
         model = st.session_state["p_a_model"]
         sb.markdown(f"Models are chosen in set-ups A and B on this page (A: {model}).")

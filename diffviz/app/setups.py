@@ -42,12 +42,6 @@ class Setup:
         return (self.name, self.iv.key() if self.iv is not None else None)
 
 
-def a_default(names: list[str]) -> str:
-    """Set-up A's default model: the model of the link (the one the other pages show), else the first."""
-    linked = st.query_params.get("model")
-    return linked if linked in names else ("mnist" if "mnist" in names else names[0])
-
-
 def attention_levels(cfg) -> list[int]:
     """Levels with attention blocks (the bottleneck counts as the deepest level)."""
     if not cfg.use_attention:

@@ -168,6 +168,7 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def main(argv=None) -> int:
+    """diffviz-serve: N app replicas behind HAProxy with sticky sessions, on 127.0.0.1:PORT, until stopped."""
     p = argparse.ArgumentParser(prog="diffviz-serve", description=__doc__.split("\n")[0])
     p.add_argument("--port", type=int, default=8501, help="where the proxy listens (default 8501)")
     p.add_argument("--address", default="127.0.0.1", help="the proxy's address (default 127.0.0.1)")
