@@ -8,8 +8,9 @@ lowest mean error
 
     err(c) = mean_j ‖ε_θ(x_{t_j}, t_j, c) − ε_j‖²        reading = argmin_c err(c)
 
-Like Li et al., the labels that are far behind after the first levels are dropped (``keep``), so the
-later levels are only asked of the likely ones. Every (digit, label, level) triple is one row of
+Like Li et al., the labels that are far behind after a first round are dropped (``keep``), so the
+other levels are only asked of the likely ones. The first round takes levels spread over the whole
+range: on the mnist model single low levels (t ≈ 100) often favour a wrong label, higher ones less. Every (digit, label, level) triple is one row of
 large batched U-Net calls; the noise depends only on the level, so a digit's reading is the same
 alone or in a batch.
 """
@@ -25,7 +26,7 @@ from diffviz.diffusion.schedulers import NoiseSchedule
 from diffviz.model.unet import UNet
 
 LEVELS = tuple(int(t) for t in np.linspace(100, 600, 24).round())   # t_j: where labels differ most
-FIRST = 6            # levels every label is asked at
+FIRST = 6            # levels every label is asked at (spread over LEVELS)
 KEEP = 3             # labels kept for the remaining levels
 SEED = 0
 
@@ -40,15 +41,20 @@ class Reading:
     model_calls: np.ndarray      # (B,) U-Net rows per digit
 
     def mean_errors(self, first_only: bool = False) -> np.ndarray:
-        """(B, K) mean error per label over the levels it was asked at (or the first levels only)."""
-        e = self.errors[:, :, :self.first] if first_only else self.errors
+        """(B, K) mean error per label over the levels it was asked at (or the first round's only)."""
+        e = self.errors[:, :, self.first_round] if first_only else self.errors
         with np.errstate(all="ignore"):
             return np.nanmean(e, axis=2)
 
     @property
+    def first_round(self) -> np.ndarray:
+        """(L,) bool: the levels every label was asked at."""
+        return np.isfinite(self.errors).all(axis=(0, 1))
+
+    @property
     def first(self) -> int:
         """How many levels every label was asked at."""
-        return int(np.isfinite(self.errors).all(axis=(0, 1)).sum())
+        return int(self.first_round.sum())
 
 
 def level_noise(ts, shape, seed: int = SEED) -> torch.Tensor:
@@ -90,20 +96,27 @@ def classify(model: UNet, x0, ts=LEVELS, first: int = FIRST, keep: int = KEEP, s
     sched = NoiseSchedule(schedule)
     noise = level_noise(ts, x0.shape[1:], seed)
     errors = np.full((B, K, L), np.nan, np.float32)
-    # 1. Every label at the first levels.
-    d, c, j = np.meshgrid(np.arange(B), np.arange(K), np.arange(first), indexing="ij")
+    spread = first_round(L, first)                                      # (first,) level indices
+    rest = np.setdiff1d(np.arange(L), spread)
+    # 1. Every label at the first round's levels.
+    d, c, j = np.meshgrid(np.arange(B), np.arange(K), spread, indexing="ij")
     rows = np.stack([d.ravel(), c.ravel(), j.ravel()], 1)
     errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
     # 2. Only the likely labels at the remaining levels.
-    if first < L:
-        kept = np.argsort(errors[:, :, :first].mean(2), axis=1, kind="stable")[:, :keep]   # (B, keep)
-        d, k, j = np.meshgrid(np.arange(B), np.arange(keep), np.arange(first, L), indexing="ij")
+    if len(rest):
+        kept = np.argsort(errors[:, :, spread].mean(2), axis=1, kind="stable")[:, :keep]   # (B, keep)
+        d, k, j = np.meshgrid(np.arange(B), np.arange(keep), rest, indexing="ij")
         rows = np.stack([d.ravel(), kept[d.ravel(), k.ravel()], j.ravel()], 1)
         errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
     full = np.isfinite(errors).all(axis=2)                               # (B, K) labels asked at every level
     score = np.where(full, np.nan_to_num(errors, nan=0.0).mean(2), np.inf)
     calls = np.isfinite(errors).sum(axis=(1, 2))
     return Reading(score.argmin(1).astype(np.int64), errors, np.asarray(ts), calls)
+
+
+def first_round(levels: int, first: int) -> np.ndarray:
+    """Indices of ``first`` of ``levels`` sorted levels, spread evenly from the lowest to the highest."""
+    return np.unique(np.linspace(0, levels - 1, max(1, min(first, levels))).round().astype(np.int64))
 
 
 def deciding_levels(reading: Reading, i: int = 0) -> np.ndarray:
