@@ -11,7 +11,7 @@ from diffviz.probe import bottleneck_map as bm
 def test_pca_and_nn_accuracy_on_known_points():
     rng = np.random.default_rng(0)
     a = rng.normal(size=(40, 5)) * np.array([5, 2, 0.1, 0.1, 0.1])
-    mean, comps, expl = bm.pca2(a)
+    _, comps, expl = bm.pca2(a)
     assert comps.shape == (2, 5) and abs(abs(comps[0, 0]) - 1) < 0.01 and abs(abs(comps[1, 1]) - 1) < 0.01
     assert expl[0] > expl[1] > 0.1 and expl.sum() <= 1
     labels = np.repeat([0, 1], 20)

@@ -26,7 +26,7 @@ from diffviz.diffusion.schedulers import NoiseSchedule
 from diffviz.model.unet import UNet
 
 LEVELS = tuple(int(t) for t in np.linspace(100, 600, 24).round())   # t_j: where labels differ most
-FIRST = 6            # levels every label is asked at (spread over LEVELS)
+FIRST = 8            # levels every label is asked at (spread over LEVELS)
 KEEP = 3             # labels kept for the remaining levels
 SEED = 0
 
