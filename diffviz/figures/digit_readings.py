@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 from diffviz.figures.style import _finish, _vline
 from diffviz.figures.palette import COLOURS
 
-# Ten labels: the seven Okabe–Ito colours, then black, grey and a wine red (each cluster is also
-# labelled with its digit, so no reading depends on telling colours apart).
-LABEL_COLOURS = COLOURS + ["#000000", "#999999", "#882255"]
+# Ten labels: six Okabe–Ito colours (their yellow is kept for the placed digit), then black, grey, a
+# wine red and a brown; each cluster is also named by its digit, so no reading depends on colour alone.
+LABEL_COLOURS = COLOURS[:6] + ["#000000", "#999999", "#882255", "#661100"]
 
 
 def noise_histogram(latents: dict, bins: int = 60, title: str | None = None, height: int = 340) -> go.Figure:
@@ -103,6 +103,6 @@ def separation_curve(ts, accuracy, accuracy_2d=None, t: int | None = None, title
         shape, note = _vline(t, f"t = {t}")
         fig.add_shape(shape)
         fig.add_annotation(note)
-    fig.update_layout(xaxis_title="noise level t", yaxis_title="nearest neighbour has the same label (%)",
+    fig.update_layout(xaxis_title="noise level t", yaxis_title="same-label neighbour (%)",
                       yaxis_range=[0, 105], legend=dict(orientation="h", y=-0.3))
     return _finish(fig, title, height, bottom=70)
