@@ -6,7 +6,12 @@ right label, it predicts the noise better. So: noise the digit at a few levels t
 ε_j, ask for ε̂ under every label c with the same (t_j, ε_j), and read the digit as the label with the
 lowest mean error
 
-    err(c) = mean_j ‖ε_θ(x_{t_j}, t_j, c) − ε_j‖²        reading = argmin_c err(c)
+    e(c, j) = ‖ε_θ(x_{t_j}, t_j, c) − ε_j‖²      err(c) = mean_j e(c, j) / mean_c' e(c', j)      reading = argmin_c err(c)
+
+Each level's errors are divided by that level's average over the labels asked there, so every level
+gets the same say: raw errors are several times larger at low t, where a single level reads the
+digit worst. (Measured on 200 held-out digits with all 24 levels and all labels: raw mean 98.5%,
+relative 99.0%.)
 
 Like Li et al., the labels that are far behind after a first round are dropped (``keep``), so the
 other levels are only asked of the likely ones. The first round takes levels spread over the whole
@@ -40,9 +45,15 @@ class Reading:
     ts: np.ndarray               # (L,) the noise levels
     model_calls: np.ndarray      # (B,) U-Net rows per digit
 
+    def relative(self) -> np.ndarray:
+        """(B, K, L) each error divided by its level's mean over the labels asked there (NaN: not asked)."""
+        with np.errstate(all="ignore"):
+            return self.errors / np.nanmean(self.errors, axis=1, keepdims=True)
+
     def mean_errors(self, first_only: bool = False) -> np.ndarray:
-        """(B, K) mean error per label over the levels it was asked at (or the first round's only)."""
-        e = self.errors[:, :, self.first_round] if first_only else self.errors
+        """(B, K) mean relative error per label over the levels it was asked at (or the first round's only)."""
+        e = self.relative()
+        e = e[:, :, self.first_round] if first_only else e
         with np.errstate(all="ignore"):
             return np.nanmean(e, axis=2)
 
@@ -104,14 +115,16 @@ def classify(model: UNet, x0, ts=LEVELS, first: int = FIRST, keep: int = KEEP, s
     errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
     # 2. Only the likely labels at the remaining levels.
     if len(rest):
-        kept = np.argsort(errors[:, :, spread].mean(2), axis=1, kind="stable")[:, :keep]   # (B, keep)
+        first_rel = errors[:, :, spread] / errors[:, :, spread].mean(1, keepdims=True)
+        kept = np.argsort(first_rel.mean(2), axis=1, kind="stable")[:, :keep]              # (B, keep)
         d, k, j = np.meshgrid(np.arange(B), np.arange(keep), rest, indexing="ij")
         rows = np.stack([d.ravel(), kept[d.ravel(), k.ravel()], j.ravel()], 1)
         errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
+    reading = Reading(np.zeros(B, np.int64), errors, np.asarray(ts), np.isfinite(errors).sum(axis=(1, 2)))
     full = np.isfinite(errors).all(axis=2)                               # (B, K) labels asked at every level
-    score = np.where(full, np.nan_to_num(errors, nan=0.0).mean(2), np.inf)
-    calls = np.isfinite(errors).sum(axis=(1, 2))
-    return Reading(score.argmin(1).astype(np.int64), errors, np.asarray(ts), calls)
+    score = np.where(full, np.nan_to_num(reading.relative(), nan=0.0).mean(2), np.inf)
+    reading.labels = score.argmin(1).astype(np.int64)
+    return reading
 
 
 def first_round(levels: int, first: int) -> np.ndarray:
@@ -120,11 +133,11 @@ def first_round(levels: int, first: int) -> np.ndarray:
 
 
 def deciding_levels(reading: Reading, i: int = 0) -> np.ndarray:
-    """(L,) per level, the runner-up's error minus the reading's for digit i: > 0 = that level votes for it.
+    """(L,) per level, the runner-up's relative error minus the reading's for digit i: > 0 = that level votes for it.
 
     The runner-up is the kept label with the second-lowest mean error (NaN where it was not asked).
     """
-    e = reading.errors[i]                                                # (K, L)
+    e = reading.relative()[i]                                            # (K, L)
     full = np.isfinite(e).all(axis=1)
     score = np.where(full, np.nan_to_num(e).mean(1), np.inf)
     order = np.argsort(score, kind="stable")
