@@ -126,7 +126,8 @@ def show_zero_shot(model: str, x0) -> None:
     st.markdown(
         f"**What this shows.** The U-Net was trained to predict the noise in a noised digit *given its "
         f"label*. Told the right label it predicts better, so the label with the lowest error is what the "
-        f"model thinks the digit is: here **{reading}**"
+        f"model thinks the digit is (each level's errors are divided by their average over the labels, so "
+        f"every level gets the same say): here **{reading}**"
         + (f", and the independent judge {agree} ({judge})" if agree else "") + ". "
         f"Every label was asked at {r.first} of the {len(r.ts)} noise levels (t = {int(r.ts[0])}…{int(r.ts[-1])}); "
         f"only the {int(asked.sum())} closest were asked at the rest ({int(r.model_calls[0])} U-Net calls in all). "

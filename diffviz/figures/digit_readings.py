@@ -38,16 +38,16 @@ def label_errors(errors, reading: int, judge: int | None = None, asked=None, tit
                  height: int = 340) -> go.Figure:
     """One bar per label: the U-Net's mean noise-prediction error told that label (lower = more likely).
 
-    errors: (K,) means; asked: (K,) bool, False for labels dropped after the first round (drawn pale).
+    errors: (K,) means of the error relative to each level's average over the labels (1 = average); asked: (K,) bool, False for labels dropped after the first round (drawn pale).
     """
     e = np.asarray(errors, np.float64)
     asked = np.ones(len(e), bool) if asked is None else np.asarray(asked, bool)
     colour = [COLOURS[5] if k == reading else (COLOURS[0] if asked[k] else "#c8c8c8") for k in range(len(e))]
     text = ["reading" if k == reading else ("" if asked[k] else "dropped") for k in range(len(e))]
     fig = go.Figure(go.Bar(x=[str(k) for k in range(len(e))], y=e, marker_color=colour, text=text,
-                           textposition="outside", hovertemplate="label %{x}<br>error %{y:.4f}<extra></extra>"))
+                           textposition="outside", hovertemplate="label %{x}<br>relative error %{y:.4f}<extra></extra>"))
     lo, hi = float(np.nanmin(e)), float(np.nanmax(e))
-    fig.update_layout(xaxis_title="label the U-Net is told", yaxis_title="mean ‖ε̂ − ε‖²",
+    fig.update_layout(xaxis_title="label the U-Net is told", yaxis_title="error ÷ the level's average",
                       yaxis_range=[max(0.0, lo - 0.35 * (hi - lo + 1e-9)), hi + 0.25 * (hi - lo + 1e-9)])
     if judge is not None:
         fig.add_annotation(text=f"judge reads {judge}", x=str(judge), y=1.0, yref="paper", showarrow=False,
