@@ -111,10 +111,10 @@ def show_zero_shot(model: str, x0) -> None:
         r = runs.derived(key, lambda: zero_shot.classify(m, x[None], schedule=runs.schedule_name(meta)))
     reading = int(r.labels[0])
     judge = _judge_reading(x)
-    means = r.mean_errors()[0]
+    means = r.mean_errors(first_only=True)[0]              # comparable: every label was asked at these levels
     asked = np.isfinite(r.errors[0]).all(axis=1)
     c1, c2 = st.columns([3, 1])
-    chart(figs.label_errors(means, reading, judge, asked, title="Noise-prediction error per label"),
+    chart(figs.label_errors(means, reading, judge, asked, title=f"Noise-prediction error per label ({r.first} levels asked of all)"),
           key="zs-bars", where=c1)
     c2.metric("The U-Net reads", str(reading))
     if judge is not None:
@@ -130,7 +130,8 @@ def show_zero_shot(model: str, x0) -> None:
         f"every level gets the same say): here **{reading}**"
         + (f", and the independent judge {agree} ({judge})" if agree else "") + ". "
         f"Every label was asked at {r.first} of the {len(r.ts)} noise levels (t = {int(r.ts[0])}…{int(r.ts[-1])}); "
-        f"only the {int(asked.sum())} closest were asked at the rest ({int(r.model_calls[0])} U-Net calls in all). "
+        f"the bars compare the labels there. Only the {int(asked.sum())} closest were asked at the rest "
+        f"({int(r.model_calls[0])} U-Net calls in all), and the reading is the lowest over all levels. "
         f"The green bars below are the levels where the reading beat the runner-up: "
         f"{int((ok > 0).sum())} of the {len(ok)} levels both were asked at.")
 
