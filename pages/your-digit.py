@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import digit, notices, params, render, runs, settings
+from diffviz.app import digit, digit_views, notices, params, render, runs, settings
 from diffviz.diffusion.schedulers import NoiseSchedule
 from diffviz.figures import maps
 
@@ -111,9 +111,17 @@ st.caption(f"Measured now: the change {order} with t ({diffs[0]:.3f} → {diffs[
            "From a small t the noise hides little, so the U-Net only smooths your strokes; from a large t almost "
            "nothing of x0 is left but its rough layout, and the model draws what it knows there.")
 
-# ---------------------------------------------------------------- the lead adds more panels here
-# (inversion, the zero-shot reading and the bottleneck map: diffviz.app.digit_views; d.x is the model
-#  input, a (C, 28, 28) float32 array in [-1, 1], d.digest() a key for caches)
+# ---------------------------------------------------------------- invert it, read it, place it
+if cfg.conditioning == "class":
+    st.subheader("Invert it: which noise would the U-Net turn into your digit?")
+    digit_views.show_inversion(s.model, d.x, cond)
+    st.subheader("Read it: which label makes the U-Net predict the noise best?")
+    digit_views.show_zero_shot(s.model, d.x)
+    st.subheader("Place it: where does your digit land in the bottleneck?")
+    digit_views.show_bottleneck_map(s.model, d.x, cond)
+else:
+    st.info("Inversion, the zero-shot reading and the bottleneck map are measured for the digit models: "
+            "choose **mnist** in the sidebar's Model menu to see them for a drawn digit.", icon="ℹ️")
 
 notices.show_code(f"""
 from diffviz.data import drawing
