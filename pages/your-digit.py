@@ -99,7 +99,8 @@ for t_start in (300, 600, 900):
 diffs = [float(np.abs(img - d.x).mean()) for _, img in rows]
 reads = digit.judge_reads(np.stack([d.x] + [img for _, img in rows])) if cfg.in_channels == 1 else None
 st.image(digit.strip([d.x] + [img for _, img in rows],
-                      ["your input"] + [f"from t = {t_}" for t_, _ in rows]), width="content")
+                      ["your input"] + [f"from t = {t_}" for t_, _ in rows]), width="content",
+         alt="Your input and its repairs from t = 300, 600 and 900, side by side (numbers in the table below).")
 table = {"repair from t": [str(t_) for t_, _ in rows],
          "mean |result − input| per pixel (of 2)": [f"{v:.3f}" for v in diffs]}
 if reads is not None:

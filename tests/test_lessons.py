@@ -20,10 +20,13 @@ def lessons():
 
 
 def page_source(page: str) -> str:
-    """A page's code, with the shared picture picker's when the page uses it (the ``digit`` parameter)."""
+    """A page's code, with the code of the app modules it imports that bind URL parameters for it
+    (the picture picker's ``digit``, the ablation set-ups' ``a_model`` ...)."""
     src = (ROOT / "pages" / f"{page}.py").read_text()
-    if "pick_picture" in src:
-        src += (ROOT / "diffviz" / "app" / "pictures.py").read_text()
+    for line in re.findall(r"^from diffviz\.app import (.+)$", src, flags=re.M):
+        for name in (n.strip() for n in line.split(",")):
+            if name not in ("settings", "params") and (ROOT / "diffviz" / "app" / f"{name}.py").exists():
+                src += (ROOT / "diffviz" / "app" / f"{name}.py").read_text()
     return src
 
 
@@ -85,7 +88,10 @@ def test_every_highlight_is_a_panel_of_its_page(lessons):
 
 
 def test_default_page_is_the_overview():
-    assert re.search(r'url_path="overview", default=True', (ROOT / "app.py").read_text())
+    """ "/" opens the overview (through its hidden default twin, so /overview opens directly too)."""
+    app = (ROOT / "app.py").read_text()
+    assert re.search(r'st\.Page\(OVERVIEW, [^)]*default=True', app) and 'OVERVIEW = "pages/overview.py"' in app
+    assert re.search(r'st\.Page\("pages/overview\.py", [^)]*url_path="overview"', app)
 
 
 @pytest.mark.parametrize("data, problem", [

@@ -14,9 +14,10 @@ import numpy as np
 import streamlit as st
 
 from diffviz.data import drawing
+from diffviz.figures import palette
 
 CELL = 10                      # canvas pixels per model pixel: 280×280 for a digit, 320×320 for a scene
-COLOURS = {"white": "#f0f0f0", "red": "#e63228", "blue": "#285ae6", "yellow": "#f0dc28"}   # the shapes' colours
+COLOURS = palette.INK            # the shapes' colours
 
 HTML = """
 <div class="dv-wrap">
@@ -53,10 +54,10 @@ export default function (component) {
   if (!s || s.W !== W || s.channels !== channels) {
     canvas.width = W; canvas.height = W;
     s = canvas.__dv = { W, channels, undo: [], shown: null, drawing: false, last: null, sent: 0,
-                        nonce: Math.random().toString(36).slice(2, 10), colour: data.colours ? Object.values(data.colours)[0] : '#fff' };
+                        nonce: Math.random().toString(36).slice(2, 10), colour: data.colours ? Object.values(data.colours)[0] : '__INK__' };
     const ctx = canvas.getContext('2d', { willReadFrequently: true });
     s.ctx = ctx;
-    ctx.fillStyle = '#000'; ctx.fillRect(0, 0, W, W);
+    ctx.fillStyle = '__BACKGROUND__'; ctx.fillRect(0, 0, W, W);
     const at = (e) => { const r = canvas.getBoundingClientRect();
                         return [(e.clientX - r.left) * W / r.width, (e.clientY - r.top) * W / r.height]; };
     const brush = () => { ctx.strokeStyle = s.colour; ctx.fillStyle = s.colour; ctx.lineCap = 'round';
@@ -95,7 +96,7 @@ export default function (component) {
     parentElement.querySelector('.dv-undo').addEventListener('click', () => {
       if (!s.undo.length) return; ctx.putImageData(s.undo.pop(), 0, 0); send(); });
     parentElement.querySelector('.dv-clear').addEventListener('click', () => {
-      snapshot(); ctx.fillStyle = '#000'; ctx.fillRect(0, 0, W, W); send(); });
+      snapshot(); ctx.fillStyle = '__BACKGROUND__'; ctx.fillRect(0, 0, W, W); send(); });
     const sw = parentElement.querySelector('.dv-swatches');
     sw.innerHTML = '';
     for (const [name, col] of Object.entries(data.colours || {})) {
@@ -111,7 +112,7 @@ export default function (component) {
   s.set = setStateValue;
   if (typeof data.hex === 'string' && data.hex !== s.shown && !s.drawing) {
     const ctx = s.ctx, n = size * size;                         // a drawing from Python (a link): paint its cells
-    ctx.fillStyle = '#000'; ctx.fillRect(0, 0, W, W);
+    ctx.fillStyle = '__BACKGROUND__'; ctx.fillRect(0, 0, W, W);
     if (data.hex.length === channels * n) {
       for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
         const v = [0, 1, 2].map(c => Math.round(parseInt(data.hex[(channels === 1 ? 0 : c) * n + y * size + x], 16) * 17));
@@ -124,6 +125,7 @@ export default function (component) {
 }
 """
 
+JS = JS.replace("__INK__", palette.CANVAS_INK).replace("__BACKGROUND__", palette.CANVAS_BACKGROUND)
 _COMPONENT = st.components.v2.component("diffviz_canvas", html=HTML, css=CSS, js=JS)
 
 

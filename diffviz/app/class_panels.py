@@ -37,7 +37,8 @@ def picture(info: ClassInfo, step: lesson.LessonStep, revealed: bool) -> None:
     imgs = [tr.pred_x0[i, 0].astype(np.float32) for i in shown]
     st.image(images.panel_image(imgs, [f"step {i}: {t.reads[i]}" for i in shown], scale=6,
                                 title="the guess at each step, and the digit the judge reads in it"),
-             width="content")
+             width="content", alt="The guess x̂0 at several steps of the class's run, each titled with the step "
+                                   "and the digit the judge reads in it.")
 
 
 def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_answer: bool) -> None:

@@ -78,7 +78,7 @@ def landing(s) -> None:
         title = st.text_input("Name of the class (optional)", max_chars=60, key="class_title")
         if st.button("Start a class", type="primary", key="class_start"):
             start_class(s, title)
-        st.caption("You get a code, a join link and a QR code to project. Your own page's address holds your "
+        st.markdown("You get a code, a join link and a QR code to project. Your own page's address holds your "
                    "teacher key: keep it to yourself (bookmark it to come back).")
     with right:
         join_box()
@@ -114,7 +114,7 @@ def teacher(info: ClassInfo, key: str) -> None:
     with b:
         st.markdown(f"### Join at `{link}`")
         st.markdown(f"or open **Teach a class** in the app and type the code **{info.code}**.")
-        st.caption(f"The class runs on {lesson.describe(info.settings)}. This page's address holds your "
+        st.markdown(f"The class runs on {lesson.describe(info.settings)}. This page's address holds your "
                    "teacher key: do not project or share it (share the join link above).")
     over = info.over(time.time())
     if over:
@@ -211,7 +211,7 @@ def student(info: ClassInfo) -> None:
     _follow(info.code, _seen(info, follow), follow)
     step = steps[i]
     st.subheader(f"Step {i + 1} of {len(steps)}: {step.title}")
-    st.caption(f"The class runs on {lesson.describe(info.settings)}, whatever the sidebar says.")
+    st.markdown(f"The class runs on {lesson.describe(info.settings)}, whatever the sidebar says.")
     st.markdown(step.text)
     q = step.question
     panels.picture(info, step, q is not None and q.id in info.revealed)
@@ -232,5 +232,5 @@ def _follow(code: str, seen: tuple, follow: bool) -> None:
         return
     if _seen(info, follow) != seen:
         st.rerun(scope="app")
-    st.caption("● following the teacher" if follow else "exploring on your own: switch *Follow the teacher* "
+    st.markdown("● following the teacher" if follow else "exploring on your own: switch *Follow the teacher* "
                "on to rejoin")

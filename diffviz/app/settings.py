@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from diffviz.app.notices import show_notices
+from diffviz.app.notices import plain, show_notices
 from diffviz.app.params import (
     _clamped_float,
     _clamped_int,
@@ -79,6 +79,13 @@ def applies(page: str | None) -> frozenset:
     return APPLIES.get(page or "", ALL)
 
 
+def _sampler_name(raw: str) -> str:
+    """A sampler's name from a link: ddim or ddpm, else a clear refusal (the caller notices and falls back)."""
+    if raw not in ("ddim", "ddpm"):
+        raise ValueError(f"“{plain(raw, 20)}” is not ddim or ddpm")
+    return raw
+
+
 def _hidden(name: str, default, parse):
     """A setting this page does not show: its value from the session or the link, else the default."""
     key = f"p_{name}"
@@ -126,8 +133,7 @@ def sidebar(page: str | None = None) -> Settings:
                                format_func=str.upper, widget="radio",
                                help="DDIM: deterministic, few steps. DDPM: adds fresh noise every step, needs more.")
     else:
-        sampler = _hidden("sampler", defaults.SAMPLER,
-                          lambda raw: raw if raw in ("ddim", "ddpm") else defaults.SAMPLER)
+        sampler = _hidden("sampler", defaults.SAMPLER, _sampler_name)
     hi = 250 if sampler == "ddpm" else 100
     d_steps = defaults.STEPS if sampler == "ddim" else 100
     if "steps" in shown:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from diffviz.figures import palette
 from diffviz.figures.maps import image_figure
 from diffviz.figures.palette import COLOURS
 
@@ -52,7 +53,7 @@ def clicks_figure(image, points=(), truth: tuple | None = None, mine: tuple | No
     if clickable:
         ys, xs = np.mgrid[0:H, 0:W]
         fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", name="pixels",
-                                 marker={"size": max(4, int(height / H * 0.9)), "color": "rgba(0,0,0,0.01)",
+                                 marker={"size": max(4, int(height / H * 0.9)), "color": palette.ALMOST_CLEAR,
                                          "symbol": "square"},
                                  hovertemplate="x %{x}, y %{y}: click to answer<extra></extra>", showlegend=False))
     if len(points):
@@ -63,7 +64,7 @@ def clicks_figure(image, points=(), truth: tuple | None = None, mine: tuple | No
                                  hovertemplate="a click at x %{x:.1f}, y %{y:.1f}<extra></extra>"))
     if mine is not None:
         fig.add_trace(go.Scatter(x=[mine[0]], y=[mine[1]], mode="markers", name="you",
-                                 marker={"size": 20, "color": "rgba(0,0,0,0)", "line": {"color": MINE, "width": 4}},
+                                 marker={"size": 20, "color": palette.CLEAR, "line": {"color": MINE, "width": 4}},
                                  hovertemplate="your click: x %{x:.1f}, y %{y:.1f}<extra></extra>"))
     if truth is not None:
         fig.add_trace(go.Scatter(x=[truth[0]], y=[truth[1]], mode="markers", name="truth",

@@ -8,12 +8,13 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from diffviz.figures.style import _finish, _vline
+from diffviz.figures import palette
 from diffviz.figures.palette import COLOURS
+from diffviz.figures.style import _finish, _vline
 
 # Ten labels: six Okabe–Ito colours (their yellow is kept for the placed digit), then black, grey, a
 # wine red and a brown; each cluster is also named by its digit, so no reading depends on colour alone.
-LABEL_COLOURS = COLOURS[:6] + ["#000000", "#999999", "#882255", "#661100"]
+LABEL_COLOURS = palette.LABEL_COLOURS
 
 
 def noise_histogram(latents: dict, bins: int = 60, title: str | None = None, height: int = 340) -> go.Figure:
@@ -28,7 +29,7 @@ def noise_histogram(latents: dict, bins: int = 60, title: str | None = None, hei
                              marker_color=COLOURS[i % len(COLOURS)], width=edges[1] - edges[0]))
     z = np.linspace(-4.5, 4.5, 200)
     fig.add_trace(go.Scatter(x=z, y=np.exp(-z ** 2 / 2) / np.sqrt(2 * np.pi), name="N(0, 1)",
-                             line=dict(color="#000000", width=2, dash="dash")))
+                             line=dict(color=palette.OUTLINE, width=2, dash="dash")))
     fig.update_layout(barmode="overlay", xaxis_title="value of x_T", yaxis_title="density",
                       legend=dict(orientation="h", y=-0.25))
     return _finish(fig, title, height, bottom=70)
@@ -42,7 +43,7 @@ def label_errors(errors, reading: int, judge: int | None = None, asked=None, tit
     """
     e = np.asarray(errors, np.float64)
     asked = np.ones(len(e), bool) if asked is None else np.asarray(asked, bool)
-    colour = [COLOURS[5] if k == reading else (COLOURS[0] if asked[k] else "#c8c8c8") for k in range(len(e))]
+    colour = [COLOURS[5] if k == reading else (COLOURS[0] if asked[k] else palette.NOT_ASKED) for k in range(len(e))]
     text = ["reading" if k == reading else ("" if asked[k] else "dropped") for k in range(len(e))]
     fig = go.Figure(go.Bar(x=[str(k) for k in range(len(e))], y=e, marker_color=colour, text=text,
                            textposition="outside", hovertemplate="label %{x}<br>relative error %{y:.4f}<extra></extra>"))
@@ -78,12 +79,12 @@ def bottleneck_scatter(points, labels, placed=None, placed_name: str = "your dig
                                  hovertemplate=f"digit {k}<extra></extra>"))
         cx, cy = np.median(pk, axis=0)
         fig.add_annotation(x=cx, y=cy, text=f"<b>{k}</b>", showarrow=False, font=dict(size=20, color=c),
-                           bgcolor="rgba(255,255,255,0.6)")
+                           bgcolor=palette.LEGEND_BACKGROUND)
     if placed is not None:
         q = np.asarray(placed, np.float64).reshape(-1, 2)
         fig.add_trace(go.Scatter(x=q[:, 0], y=q[:, 1], mode="markers", name=placed_name,
-                                 marker=dict(symbol="star", size=22, color="#F0E442",
-                                             line=dict(color="#000000", width=2)),
+                                 marker=dict(symbol="star", size=22, color=palette.HIGHLIGHT,
+                                             line=dict(color=palette.OUTLINE, width=2)),
                                  hovertemplate=f"{placed_name}<extra></extra>"))
     fig.update_layout(xaxis_title="1st principal component", yaxis_title="2nd principal component",
                       legend=dict(title="label"))
@@ -98,7 +99,7 @@ def separation_curve(ts, accuracy, accuracy_2d=None, t: int | None = None, title
     if accuracy_2d is not None:
         fig.add_trace(go.Scatter(x=np.asarray(ts), y=np.asarray(accuracy_2d) * 100, mode="lines+markers",
                                  name="in the 2-D map", line=dict(color=COLOURS[0], width=2, dash="dot")))
-    fig.add_hline(y=10, line=dict(color="#888", dash="dot"), annotation_text="chance (10%)")
+    fig.add_hline(y=10, line=dict(color=palette.REFERENCE, dash="dot"), annotation_text="chance (10%)")
     if t is not None:
         shape, note = _vline(t, f"t = {t}")
         fig.add_shape(shape)

@@ -78,3 +78,17 @@ def part_colour(name: str, level: int | None = None) -> str:
 # where the weight is small.
 HEAT = [[0.0, "rgba(68,1,84,0)"], [0.1, "rgba(68,1,84,0.12)"], [0.3, "rgba(59,82,139,0.3)"],
         [0.55, "rgba(33,145,140,0.55)"], [0.8, "rgba(94,201,98,0.8)"], [1.0, "rgba(253,231,37,0.95)"]]
+
+# The drawing canvas: white ink on black like MNIST; for the shapes model the colours the dataset uses.
+CANVAS_BACKGROUND, CANVAS_INK = "#000", "#fff"
+INK = {"white": "#f0f0f0", "red": "#e63228", "blue": "#285ae6", "yellow": "#f0dc28"}
+# Markers that only catch hover and clicks (answer figures): invisible.
+CLEAR, ALMOST_CLEAR = "rgba(0,0,0,0)", "rgba(0,0,0,0.01)"
+
+# Ten digit labels on one map: the Okabe–Ito colours, then black, grey and two of Tol's muted colours.
+LABEL_COLOURS = COLOURS[:6] + ["#000000", "#999999", "#882255", "#661100"]
+OUTLINE = "#000000"                                 # outlines and reference curves drawn over colour
+NOT_ASKED = "#c8c8c8"                               # a bar for something not measured (greyed out)
+HIGHLIGHT = COLOURS[6]                              # the learner's own point among many (yellow)
+LEGEND_BACKGROUND = "rgba(255,255,255,0.6)"          # a legend over a plot: see-through white
+REFERENCE = "#888"                                   # reference lines (chance, targets)
