@@ -75,9 +75,13 @@ def test_rgb_image_is_repeated_not_interpolated():
 
 
 def test_signed_rgb_shows_three_channels_on_one_scale():
-    fig = maps.image_figure(rng.normal(size=(3, 8, 8)), signed=True, limit=2.0)
+    """Colour noise: on request three channel heat maps on one ±limit scale; by default one colour image."""
+    x = rng.normal(size=(3, 8, 8))
+    fig = maps.image_figure(x, signed=True, limit=2.0, channels=True)
     assert [t.type for t in fig.data] == ["heatmap"] * 3
     assert {(t.zmin, t.zmax) for t in fig.data} == {(-2.0, 2.0)}
+    colour = maps.image_figure(x, signed=True, limit=2.0)
+    assert [t.type for t in colour.data] == ["image"]
 
 
 # ---------------------------------------------------------------- curves
