@@ -1,10 +1,4 @@
-"""The one Streamlit-aware module: the shared sidebar, permalink state, cached model and runs.
-
-Every widget that matters is bound to a query parameter of the same name, so the address bar
-always holds the whole view: a teacher copies it, a student opening it sees the same images.
-Values from the address are parsed, validated and clamped; a bad one gives a short notice and
-falls back to its default. Nothing from the address is ever rendered as HTML, and text from it
-is escaped before it reaches Markdown (no links or images can be smuggled in).
+"""The clean picture a page starts from: a held-out digit, an upload, a drawing, or the caption's scene.
 """
 
 from __future__ import annotations

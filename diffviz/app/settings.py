@@ -1,10 +1,5 @@
-"""The one Streamlit-aware module: the shared sidebar, permalink state, cached model and runs.
-
-Every widget that matters is bound to a query parameter of the same name, so the address bar
-always holds the whole view: a teacher copies it, a student opening it sees the same images.
-Values from the address are parsed, validated and clamped; a bad one gives a short notice and
-falls back to its default. Nothing from the address is ever rendered as HTML, and text from it
-is escaped before it reaches Markdown (no links or images can be smuggled in).
+"""The shared sidebar and the session's settings (model, sampler, steps, guidance, seed, condition):
+only the settings a page reads are shown; the others keep their link values.
 """
 
 from __future__ import annotations

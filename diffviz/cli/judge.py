@@ -1,15 +1,4 @@
-"""An independent MNIST classifier: the judge that scores generated digits.
-
-The judge never sees a diffusion sample while it learns: it is a small CNN trained on the
-4,500 training digits of `diffviz.data.digits.mnist("train")` (random shifts of up to ±2 px), and its
-accuracy is measured on the 500 held-out digits. The evaluation uses it twice: its labels say
-whether a sample shows the digit that was asked for, and its 128-d penultimate features are the
-space the Fréchet distance is measured in (an MNIST-sized stand-in for FID's Inception features).
-
-    python -m diffviz.cli.judge --train --out models/judge      # about two minutes on one CPU thread
-    python -m diffviz.cli.judge --eval                          # held-out accuracy of the shipped judge
-
-Weights are safetensors (float16) plus JSON; loading checks every tensor and never unpickles.
+"""diffviz-judge: train the independent MNIST classifier (``--train``) or report its held-out accuracy (``--eval``).
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""Captioned shapes: scene generator, renderer, caption grammar and checker.
-
-A scene is one or two filled shapes on a black 32x32 RGB image, described by
-a caption such as "a large red circle at the top left and a small blue square
-at the bottom right". The checker reads an image back into shapes, so
-generated samples can be scored against their caption.
+"""The shapes checker: reads which shapes an image shows (colour, kind, size, position) and matches
+them against a caption; used to score the text models' samples.
 """
 
 from __future__ import annotations

@@ -1,23 +1,4 @@
-"""How good are the shipped models? ``python -m diffviz.cli.evaluate --json``.
-
-For every shipped MNIST model in the zoo, at the app's default sampler settings (`defaults`:
-DDIM 50 steps; guidance = the zoo's default for the model):
-
-* **label accuracy**: the judge (`diffviz.evaluation.judge`, a CNN trained only on real training digits)
-  classifies 50 samples per digit; the share whose label is the requested one, also per digit;
-* **Fréchet distance** in the judge's 128-d feature space between the samples and the 500 held-out
-  digits, next to the *floor*: the same distance for 500 real training digits (a sample can't be
-  expected to beat real data); each averaged over ``--draws`` draws (different seeds; for the floor,
-  different class-stratified subsets of the training digits), reported as mean ± std and as the
-  ratio to the floor;
-* **memorisation**: the share of samples whose nearest training digit (pixel L2) is closer than
-  the median nearest-neighbour distance between two real training digits; held-out real digits
-  give the reference share (about one half by construction). Also with a per-digit threshold
-  (the median within the sample's own digit), since two 1s are far closer than two 8s;
-* for ``mnist``, a sampler × steps table (DDIM 10/25/50, DDPM 100/250), one draw each.
-
-Text models (``shapes``) are scored by `diffviz.evaluation.captions` and reported under
-``"text_models"``. Everything is seeded: a rerun gives the same numbers on the same machine.
+"""The evaluation report as text: the digit models' table and the text models' lines.
 """
 
 from __future__ import annotations

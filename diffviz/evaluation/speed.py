@@ -1,18 +1,5 @@
-"""Time the instrumented U-Net on this machine: ``python -m diffviz.cli.bench --json``.
-
-Measures, in one process and interleaved (so a busy machine slows every number alike), with the
-``mnist`` preset at batch 1, DDIM 50 steps and classifier-free guidance at the app's default scale:
-
-    forward_ms            one guided forward pass (batch 2: conditional + unconditional)
-    trajectory_s          a whole `sampling.run`, nothing captured
-    trajectory_capture_s  the same with capture_select="all" at every step
-    capture_overhead      trajectory_capture_s / trajectory_s
-    captured_mb_per_step  bytes of the full capture per step (Trajectory.traces), in MB (1e6 bytes)
-    peer_forward_ratio    our forward time / a diffusers UNet2DModel of the same channels, depth and
-                          attention levels (batch 2, eval, inference mode), measured alongside
-
-Every value is the median over ``--repeats`` rounds. Uses the shipped weights ``models/mnist`` when
-they exist (the timing does not depend on them), else a randomly initialised network.
+"""Speed and capture figures of the instrumented U-Net on this machine: a forward pass, a whole trajectory,
+the capture's overhead and bytes, and the ratio to a diffusers peer of the same shape (`diffviz-bench`).
 """
 
 from __future__ import annotations

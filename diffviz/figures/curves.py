@@ -1,12 +1,4 @@
-"""Figure builders (plotly / PIL), no Streamlit: the app's pages and the CLIs draw with these.
-
-Conventions, so that every page reads the same way on a projector:
-  * images (x_t, x̂0, x0) use a fixed grey scale, -1 = black … +1 = white, for every step;
-  * signed tensors (noise ε, ε̂, differences) use one diverging colour-blind-safe map ("RdBu",
-    blue < 0 < red), symmetric around 0, with one limit shared by all steps (`signed_limit`);
-  * small images are never blurred: heatmaps draw one brick per pixel, PIL scales by nearest
-    neighbour, RGB images are repeated pixel-by-pixel before plotly sees them;
-  * no template is set: Streamlit applies its own light or dark theme; fonts are large.
+"""Curves and bars: schedules over t, error curves, per-level statistics over a run, parameter counts.
 """
 
 from __future__ import annotations

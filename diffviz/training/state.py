@@ -1,12 +1,5 @@
-"""Train a diffusion U-Net: ``python -m diffviz.cli.train --preset mnist --steps 4000 --out runs/mnist``.
-
-The recipe: sample t uniformly, noise x0 to x_t, regress the U-Net's output on the noise ε
-(MSE, weighted by min(SNR, 5)/SNR so the easy low-noise steps do not dominate), AdamW with
-warm-up and cosine decay, an EMA of the weights (the EMA is what ships), and the condition
-dropped 10% of the time so one network also learns the unconditional ε for classifier-free
-guidance. Text models can add a grounding term (``--ground``, `diffviz.training.grounding`) that teaches
-each object word's cross-attention to stay on its shape. Runs on CUDA when available;
-``torchrun --nproc_per_node=N -m diffviz.cli.train ...`` trains data-parallel (DDP, gloo on CPU), each rank on its own shard of every epoch.
+"""Training state: save and resume (model, EMA, optimiser), grow a checkpoint into a bigger config,
+and the sample grid written along the way.
 """
 
 from __future__ import annotations
