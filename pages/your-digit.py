@@ -114,12 +114,17 @@ st.caption(f"Measured now: the change {order} with t ({diffs[0]:.3f} → {diffs[
 
 # ---------------------------------------------------------------- invert it, read it, place it
 if cfg.conditioning == "class":
-    st.subheader("Invert it: which noise would the U-Net turn into your digit?")
-    digit_views.show_inversion(s.model, d.x, cond)
-    st.subheader("Read it: which label makes the U-Net predict the noise best?")
-    digit_views.show_zero_shot(s.model, d.x)
-    st.subheader("Place it: where does your digit land in the bottleneck?")
-    digit_views.show_bottleneck_map(s.model, d.x, cond)
+    st.subheader("Invert it, read it, place it")
+    deep = params.toggle_param("deep", "Invert, read and place my digit (a few seconds of model calls)", False,
+                               help="DDIM inversion (about 150 U-Net calls), the zero-shot reading (one per label "
+                                    "and noise level) and the bottleneck map of the 500 held-out digits.")
+    if deep:
+        st.markdown("**Invert it: which noise would the U-Net turn into your digit?**")
+        digit_views.show_inversion(s.model, d.x, cond)
+        st.markdown("**Read it: which label makes the U-Net predict the noise best?**")
+        digit_views.show_zero_shot(s.model, d.x)
+        st.markdown("**Place it: where does your digit land in the bottleneck?**")
+        digit_views.show_bottleneck_map(s.model, d.x, cond)
 else:
     st.info("Inversion, the zero-shot reading and the bottleneck map are measured for the digit models: "
             "choose **mnist** in the sidebar's Model menu to see them for a drawn digit.", icon="ℹ️")

@@ -28,8 +28,14 @@ def test_default_drawing_repairs(as_served):
     assert not at.exception, [e.value for e in at.exception]
     assert "Your digit" in at.title[0].value
     assert "Measured now" in texts(at) and len(at.table) >= 1
-    heads = " ".join(h.value for h in at.subheader)
-    assert all(w in heads for w in ("Invert it", "Read it", "Place it"))     # inversion, zero-shot, bottleneck map
+    assert "Invert it:" not in texts(at)                          # the model-heavy panels only on request
+
+
+def test_inversion_reading_and_map_on_request(as_served):
+    at = app(PAGE, deep="true")
+    assert not at.exception, [e.value for e in at.exception]
+    shown = texts(at)
+    assert all(w in shown for w in ("Invert it:", "Read it:", "Place it:"))   # inversion, zero-shot, bottleneck map
 
 
 def test_a_drawing_from_the_link_is_used_and_kept(as_served):

@@ -86,6 +86,12 @@ def server(chromium):
         app.stop()
 
 
+NOT_FOUND_WATCH = ("window.__notFound = [];"
+                   "new MutationObserver(() => { const t = document.body ? document.body.innerText : '';"
+                   " if (/page not found/i.test(t)) window.__notFound.push(location.href); })"
+                   ".observe(document, {subtree: true, childList: true, characterData: true});")
+
+
 @contextlib.contextmanager
 def visit(browser, url: str, server: AppServer, need_content: bool = True):
     """A page in a fresh browser context (no cookies, no session), opened at ``url`` and settled."""
@@ -94,6 +100,7 @@ def visit(browser, url: str, server: AppServer, need_content: bool = True):
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.add_init_script(NOT_FOUND_WATCH)      # a page name of the navigation must open its page directly
     page.log_mark = server.log_mark()          # check_clean shows what the server printed from here on
     try:
         page.goto(url, wait_until="domcontentloaded")
@@ -154,6 +161,8 @@ def test_page(p: AppPage, chromium, server, shots):
     name = p.name
     with visit(chromium, server.url(p.url), server) as (page, errors):
         check_clean(page, errors, server, f"/{name} on defaults")
+        assert page.evaluate("window.__notFound") == [], f"/{name} flashed 'Page not found'"
+        assert not p.url or page.url.split("?")[0].rstrip("/").endswith("/" + p.url), f"/{name} went to {page.url}"
         assert query(page.url) == {}, f"/{name} on defaults wrote parameters into the address: {page.url}"
         size = screenshot(page, shots / f"{name}.png")
         assert size < 300_000, f"screenshot of /{name} is {size} bytes"

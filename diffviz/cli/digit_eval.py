@@ -87,6 +87,7 @@ def measure_zero_shot(model, x, y, schedule: str) -> dict:
 
 
 def main(argv=None) -> int:
+    """diffviz-digit-eval: inversion PSNR and the zero-shot reading on the 500 held-out digits, as JSON."""
     p = argparse.ArgumentParser(prog="diffviz-digit-eval", description=__doc__.splitlines()[0])
     p.add_argument("--model", default="mnist", help="a class-conditional registry model (default mnist)")
     p.add_argument("--limit", type=int, default=None, help="only this many held-out digits, spread evenly")
