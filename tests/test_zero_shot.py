@@ -57,3 +57,15 @@ def test_the_shipped_model_reads_held_out_digits():
     pick = [int(np.flatnonzero(y == d)[0]) for d in (0, 1, 3, 7, 8)]
     r = zero_shot.classify(model, x[pick], ts=zero_shot.LEVELS[::4], first=2, keep=2)
     assert (r.labels == y[pick]).sum() >= 4, (r.labels, y[pick])
+
+
+def test_replaying_a_policy_on_the_full_table_equals_running_it(tiny_model):
+    x = _digits(5, seed=2)
+    ts = (100, 200, 300, 400, 500, 600)
+    full = zero_shot.classify(tiny_model, x, ts=ts, first=6, keep=10)
+    for first, keep in ((2, 3), (3, 1), (1, 2), (6, 10)):
+        run = zero_shot.classify(tiny_model, x, ts=ts, first=first, keep=keep)
+        again = zero_shot.replay(full.errors, ts, first, keep)
+        assert (again.labels == run.labels).all()
+        assert (again.model_calls == run.model_calls).all()
+        np.testing.assert_allclose(again.errors, run.errors, rtol=1e-4, atol=1e-6, equal_nan=True)

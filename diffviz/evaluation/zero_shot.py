@@ -120,11 +120,35 @@ def classify(model: UNet, x0, ts=LEVELS, first: int = FIRST, keep: int = KEEP, s
         d, k, j = np.meshgrid(np.arange(B), np.arange(keep), rest, indexing="ij")
         rows = np.stack([d.ravel(), kept[d.ravel(), k.ravel()], j.ravel()], 1)
         errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
-    reading = Reading(np.zeros(B, np.int64), errors, np.asarray(ts), np.isfinite(errors).sum(axis=(1, 2)))
+    return _read(errors, ts)
+
+
+def _read(errors: np.ndarray, ts) -> Reading:
+    """The reading from a (B, K, L) error table (NaN: not asked): the lowest mean relative error among the labels asked everywhere."""
+    reading = Reading(np.zeros(len(errors), np.int64), errors, np.asarray(ts), np.isfinite(errors).sum(axis=(1, 2)))
     full = np.isfinite(errors).all(axis=2)                               # (B, K) labels asked at every level
     score = np.where(full, np.nan_to_num(reading.relative(), nan=0.0).mean(2), np.inf)
     reading.labels = score.argmin(1).astype(np.int64)
     return reading
+
+
+def replay(full: np.ndarray, ts, first: int, keep: int) -> Reading:
+    """What `classify(first=, keep=)` returns, from the full (B, K, L) table of every label at every level.
+
+    The noise depends only on the level, so a pruned run asks a subset of the same rows: this replays
+    any pruning policy on one table without calling the U-Net again (benchmarks/zero_shot_policy.py).
+    """
+    B, K, L = full.shape
+    first, keep = max(1, min(first, L)), max(1, min(keep, K))
+    spread = first_round(L, first)
+    rest = np.setdiff1d(np.arange(L), spread)
+    errors = np.full_like(full, np.nan)
+    errors[:, :, spread] = full[:, :, spread]
+    first_rel = full[:, :, spread] / full[:, :, spread].mean(1, keepdims=True)
+    kept = np.argsort(first_rel.mean(2), axis=1, kind="stable")[:, :keep]              # (B, keep)
+    d = np.arange(B)[:, None, None]
+    errors[d, kept[:, :, None], rest[None, None]] = full[d, kept[:, :, None], rest[None, None]]
+    return _read(errors, ts)
 
 
 def first_round(levels: int, first: int) -> np.ndarray:
