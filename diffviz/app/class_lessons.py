@@ -164,6 +164,9 @@ def measure(c: dict) -> dict[str, dict]:
         except lesson_answers.Unavailable as e:
             out[q.id] = {"unavailable": str(e)}
             continue
+        except Exception as e:                           # noqa: BLE001 (a model missing here: said at the reveal)
+            out[q.id] = {"unavailable": f"it could not be measured here ({type(e).__name__}: {str(e)[:200]})"}
+            continue
         out[q.id] = {"value": answer_text(q, t.value), "shown": t.shown, "why": f"{t.why} {fq.why}".strip(),
                      "series": t.series, "numeric": q.kind == "slider"}
     return out
