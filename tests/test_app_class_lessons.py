@@ -21,9 +21,20 @@ pytestmark = pytest.mark.usefixtures("as_served")
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
+    """A class database in a temporary folder; every run goes through app.py, as on a server.
+
+    (AppTest raises Streamlit's pages-folder flag before every run, and then runs a page's file alone;
+    lowering the flag as the manager starts makes app.py run, so class mode's page changes happen.)
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    init = PagesManager.__init__
+
+    def __init__(self, *a, **kw):
+        init(self, *a, **kw)
+        PagesManager.uses_pages_directory = False
+    monkeypatch.setattr(PagesManager, "__init__", __init__)
     monkeypatch.setenv("DIFFVIZ_DATA", str(tmp_path))
     monkeypatch.delenv("DIFFVIZ_DB_URL", raising=False)
-    monkeypatch.setattr(settings, "_leave_pages_folder_mode", lambda: None)
     return open_store()
 
 
@@ -48,6 +59,7 @@ def test_a_class_follows_a_guided_lesson(store):
     assert "step 1 of 3" in box(teacher)
 
     amy = app("pages/class.py", **{"class": code})                    # the join link
+    amy.switch_page("pages/forward.py")            # where the app moved her: AppTest's next runs start there
     token = amy.query_params["me"]
     assert amy.query_params["t"] == "0" and amy.query_params["seed"] == "3"   # step 1's page and view
     assert "Step 1 of 3" in amy.subheader[0].value and not problems(amy)
@@ -92,6 +104,7 @@ def test_a_student_explores_and_rejoins_the_lesson(store):
     store.set_step(new.code, new.key, 2)
     me = store.join(new.code)
     at = app("pages/class.py", **{"class": new.code, "me": me.token})
+    at.switch_page("pages/forward.py")
     assert at.query_params["t"] == "500"                              # step 3's view on the forward page
     at.toggle(key="p_follow").set_value(False).run()
     at.slider(key="p_t").set_value(100).run()                         # exploring: the page is theirs

@@ -95,7 +95,11 @@ def to_question(q: lesson_files.Question, qid: str, s: Settings) -> Question:
         return Question(qid, "slider", q.ask, lo=lo, hi=hi, step=step, extra=extra)
     if q.kind == "choice":
         return Question(qid, "choice", q.ask, options=tuple(str(o) for o in lessons._options(s, q)), extra=extra)
+    if q.kind != "click":
+        raise ValueError(f"question {qid}: class mode cannot ask a “{q.kind}” question")
     w, h = _click_size(q)
+    if not (w and h):                                    # no size in the file: the step's model's images
+        w = h = lesson_answers.runs.load_model(s.model)[0].config.image_size
     return Question(qid, "click", q.ask, width=w, height=h, extra=extra)
 
 

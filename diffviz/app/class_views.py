@@ -64,10 +64,15 @@ def landing(s) -> None:
         st.markdown(f"The class is fixed to **{lesson.describe(c)}** (the sidebar's settings when you start; a "
                     "step may name its own model). Every question's truth is measured once, on these settings and "
                     "the step's view, so it is the same for every student. The steps:")
+        try:
+            steps = lesson.steps(c)
+        except Exception as e:                                  # noqa: BLE001 (a lesson file class mode cannot run)
+            st.error(f"This lesson cannot run as a class on these settings: {plain(e, 300)}")
+            steps = []
         st.markdown("\n".join(f"{i + 1}. {plain(st_.title, 80)}" + (" — a question" if st_.question else "")
-                              for i, st_ in enumerate(lesson.steps(c))))
+                              for i, st_ in enumerate(steps)))
         title = st.text_input("Name of the class (optional)", max_chars=60, key="class_title")
-        if st.button("Start a class", type="primary", key="class_start"):
+        if st.button("Start a class", type="primary", key="class_start", disabled=not steps):
             start_class(s, title, lid)
         st.markdown("You get a code, a join link and a QR code to project. Your own page's address holds your "
                    "teacher key: keep it to yourself (bookmark it to come back).")
