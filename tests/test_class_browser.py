@@ -120,7 +120,7 @@ def test_a_teacher_and_two_students(chromium, server):
     tctx, teacher = person(chromium)
     teacher.goto(server.url("class"), wait_until="domcontentloaded")
     settle(teacher)
-    teacher.get_by_label("Lesson").click()                          # the picker: a guided lesson
+    teacher.get_by_role("combobox", name="The class's lesson").click()      # the picker: a guided lesson
     teacher.get_by_role("option", name="1 · The forward process").click()
     teacher.get_by_text("The forward process, step 2 — a question").wait_for()
     teacher.get_by_role("button", name="Start a class").click()
@@ -184,7 +184,7 @@ def test_a_teacher_and_two_students(chromium, server):
     teacher.get_by_role("button", name="Reveal to everyone").click()
     teacher.get_by_text("Revealed.").wait_for()
     for page, answered in ((amy, "30"), (bea, "50")):
-        page.locator(PANEL).get_by_text("Measured").wait_for(timeout=FOLLOW_MS)
+        page.locator(PANEL).get_by_text("Measured", exact=True).wait_for(timeout=FOLLOW_MS)
         settle(page, need_content=False)
         clean(page, "student after the reveal")
         got = metrics(page)
@@ -195,6 +195,7 @@ def test_a_teacher_and_two_students(chromium, server):
 
     teacher.get_by_role("link", name=re.compile("The class page")).click()
     teacher.get_by_role("button", name="Answers as CSV").wait_for()
+    settle(teacher, need_content=False)
     with teacher.expect_download() as dl:
         teacher.get_by_role("button", name="Answers as CSV").click()
     raw = Path(dl.value.path()).read_text(encoding="utf-8")

@@ -120,8 +120,10 @@ def measured(q, t: dict, mine: str | None = None) -> None:
     if t.get("series"):
         guess = (float(mine) if q.kind == "slider" else mine) if mine is not None else None
         value = float(t["value"]) if t.get("numeric") else t["value"]
-        render.plot(reveal.reveal_figure(t["series"], value, guess, numeric=bool(t.get("numeric"))),
-                    key=f"truth_{q.id}")
+        fig = reveal.reveal_figure(t["series"], value, guess, numeric=bool(t.get("numeric")))
+        fig.update_layout(title_text="Measured on the class's settings when the class started" +
+                          ("" if t.get("numeric") else " (green: the answer; orange outline: yours)"))
+        render.plot(fig, key=f"truth_{q.id}")
 
 
 def spread(info: ClassInfo, step: lesson.LessonStep, tally: Tally, truth: str | None, mine: str | None,

@@ -55,7 +55,7 @@ def landing(s) -> None:
     with left:
         st.subheader("Start a class")
         choices = lesson.picker()
-        lid = st.selectbox("Lesson", list(choices), format_func=choices.get, key="class_lesson",
+        lid = st.selectbox("The class's lesson", list(choices), format_func=choices.get, key="class_lesson",
                            help="A guided lesson takes the class through its pages; the built-in one stays here.")
         c = lesson.settings(s, lid)
         if not lid and c["model"] != s.model:
@@ -117,7 +117,8 @@ def teacher(info: ClassInfo, key: str) -> None:
     class_mode.teacher_step(info, key, on_page=False)
     st.divider()
     d, c, _ = st.columns([1, 1, 2])
-    d.download_button("⬇ Answers as CSV", data=lambda: csv_text(store().export_rows(info.code, key)),
+    rows = attempt(store().export_rows, info.code, key) or []          # eager: a page reached by a link keeps it
+    d.download_button("⬇ Answers as CSV", data=csv_text(rows),
                       file_name=f"diffviz-class-{info.code}.csv", mime="text/csv", key="t_csv")
     with c.popover("Close the class", disabled=info.closed is not None):
         st.markdown("Students can no longer join or answer. You can still export the answers.")
