@@ -87,6 +87,8 @@ def test_a_class_follows_a_guided_lesson(store):
     got = {m.label: m.value for m in amy.metric}
     assert got["Your answer"] == "300" and got["The class"] == "2 answered" and got["Measured"] == truth.shown
     assert truth.why in box(amy)
+    mark = "right" if abs(300 - truth.value) <= 50 else "close" if abs(300 - truth.value) <= 100 else "off"
+    assert f"Your answer is {mark}" in box(amy)                         # graded as the lesson box grades
 
     rows = store.export_rows(code, key)
     assert sorted(r["answer"] for r in rows) == ["300", "500"] and token not in csv_text(rows)

@@ -110,6 +110,13 @@ def result(info: ClassInfo, step: lesson.LessonStep, tally: Tally, mine: str | N
     cols[1].metric("The class", f"{tally.n} answered", help="How many students answered before the reveal.")
     cols[2].metric("Measured", t.get("shown", "—"), help="Measured on the class's settings when the class started.")
     spread(info, step, tally, t.get("value"), mine, key=f"res_{q.id}")
+    if mine is not None and "tolerance" in q.extra and t.get("value") is not None:     # a guided lesson's mark
+        from diffviz.evaluation.answers import Truth, grade
+        value = float(t["value"]) if q.kind == "slider" else t["value"]
+        mark = grade(q.kind, float(mine) if q.kind == "slider" else mine, Truth(value, "", ""), q.extra["tolerance"])
+        st.markdown({"right": "**✓ Your answer is right**", "close": "**≈ Your answer is close**",
+                     "off": "**✗ Your answer is off**"}[mark] + (f" (within {q.extra['tolerance']:g} counts as right)."
+                                                                if q.kind == "slider" else "."))
     measured(q, t, mine)
 
 
