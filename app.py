@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from diffviz.app import lessons, notices, settings
+from diffviz.app import class_mode, lessons, notices, settings
 
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
 settings.init_torch()
@@ -36,9 +36,9 @@ PAGES = {
 # markup for screen readers, axe-core's "list" rule); the numbered titles keep the lessons' order.
 page = st.navigation([p for section in PAGES.values() for p in section])
 lessons.follow(page, PAGES)                       # a lesson link (or Next, or Back) opens its step
-if st.query_params.get("class") and page.url_path != "class":     # a join link: the app's URL + ?class=CODE
-    st.switch_page("pages/class.py", query_params=st.query_params.to_dict())
+class_mode.follow(page, PAGES)                    # a join link opens the class page; a class follows its step
 st.session_state["settings"] = settings.sidebar("overview" if page.url_path in ("", "home") else page.url_path)
 notices.show_notices()
-lessons.panel(st.session_state["settings"], page, PAGES)       # the guided path's box (and presenter mode) above the page
+if not class_mode.panel(page):                    # a class member's box, else the guided path's (and presenter mode)
+    lessons.panel(st.session_state["settings"], page, PAGES)
 page.run()

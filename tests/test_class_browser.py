@@ -1,10 +1,12 @@
 """Class mode in a real browser: a teacher and two students, each in their own browser context.
 
-The teacher starts a class; the students open the join link (the app's URL + ?class=CODE) and get
-anonymous names (one renames itself); the teacher moves to the question and the students' pages
-follow; each answers; the teacher's live count reaches 2 of 2; before the reveal the students see
-only that they answered; the teacher reveals and every student sees their answer, the class's and the
-measured truth; the CSV export holds both answers and no secret. Screenshots at 1280×720 go to
+The teacher starts a class on a guided lesson (the forward process); the students open the join link
+(the app's URL + ?class=CODE), get anonymous names (one renames itself, then reloads) and land on the
+lesson's first page; the teacher opens the step's page to project it and presses Next there; the
+students' pages follow to the next step's view; each answers the slider question in the class box;
+the teacher's live count reaches 2 of 2; before the reveal the students see only that they answered;
+the teacher reveals and every student sees their answer, the class's and the measured truth; the CSV
+export (on the class page) holds both answers and no secret. Screenshots at 1280×720 go to
 a temporary folder (the docs' pictures: python docs/screenshots.py).
 
 Needs /usr/bin/chromium and playwright: without them this fails under CI and is skipped elsewhere.
@@ -100,11 +102,27 @@ class Laps:
         print(f"[{time.monotonic() - self.t0:5.1f} s] {what}")
 
 
+PANEL = ".st-key-lesson-panel"                                   # the class box above a lesson page
+
+
+def panel_text(page) -> str:
+    return page.locator(PANEL).inner_text()
+
+
+def metrics(page) -> dict:
+    return page.evaluate(f"""() => Object.fromEntries([...document.querySelectorAll('{PANEL} [data-testid="stMetric"]')]
+        .map(m => [m.querySelector('[data-testid="stMetricLabel"]').innerText.trim(),
+                   m.querySelector('[data-testid="stMetricValue"]').innerText.trim()]))""")
+
+
 def test_a_teacher_and_two_students(chromium, server):
     lap = Laps()
     tctx, teacher = person(chromium)
     teacher.goto(server.url("class"), wait_until="domcontentloaded")
     settle(teacher)
+    teacher.get_by_role("combobox", name="The class's lesson").click()      # the picker: a guided lesson
+    teacher.get_by_role("option", name="1 · The forward process").click()
+    teacher.get_by_text("The forward process, step 2 — a question").wait_for()
     teacher.get_by_role("button", name="Start a class").click()
     teacher.wait_for_url(re.compile(r"key="))
     settle(teacher, need_content=False)
@@ -119,11 +137,11 @@ def test_a_teacher_and_two_students(chromium, server):
     for _ in range(2):
         ctx, page = person(chromium)
         page.goto(server.url("", f"class={code}"), wait_until="domcontentloaded")      # the join link
-        page.wait_for_url(re.compile(r"me="))
+        page.wait_for_url(re.compile(r"/forward\?.*me="))          # joined, and on step 1's page
         settle(page, need_content=False)
         clean(page, "student after joining")
-        assert "key" not in query(page.url) and key not in page.content()
-        assert re.search(r"You are \w+ \w+ \d+", main_text(page))
+        assert "key" not in query(page.url) and key not in page.content() and query(page.url)["t"] == "0"
+        assert re.search(r"You are \w+ \w+ \d+", panel_text(page))
         students.append((ctx, page))
     lap('students joined')
     (_, amy), (_, bea) = students
@@ -134,65 +152,58 @@ def test_a_teacher_and_two_students(chromium, server):
     bea_url = bea.url
     bea.reload(wait_until="domcontentloaded")                       # a reload: the same student
     bea.get_by_text("You are Bea").wait_for()
-    assert bea.url == bea_url
-
+    assert query(bea.url)["me"] == query(bea_url)["me"]
     lap('renamed')
-    teacher.get_by_role("button", name="Next ▶").click()
-    teacher.get_by_text("Step 2 of 4").wait_for()
-    for page in (amy, bea):                                         # the students follow
-        page.get_by_role("heading", name=re.compile("Step 2 of 4")).wait_for(timeout=FOLLOW_MS)
+
+    teacher.get_by_role("link", name=re.compile("Show this step's page")).click()    # project the lesson page
+    teacher.wait_for_url(re.compile(r"/forward\?"))
+    settle(teacher, need_content=False)
+    teacher.locator(PANEL).get_by_role("button", name="Next ▶").click()
+    teacher.get_by_text("step 2 of 3").wait_for()
+    for page in (amy, bea):                                         # the students follow, to the step's view
+        page.get_by_role("heading", name=re.compile("Step 2 of 3")).wait_for(timeout=FOLLOW_MS)
         settle(page, need_content=False)
+        assert "t" not in query(page.url)
     lap('followed')
-    for page, digit in ((amy, "3"), (bea, "8")):
-        form = page.locator('[data-testid="stForm"]')
-        form.locator('[data-testid="stRadio"] label').filter(has_text=re.compile(f"^{digit}$")).click()
+    for page, presses in ((amy, 3), (bea, 5)):
+        form = page.locator(f'{PANEL} [data-testid="stForm"]')
+        thumb = form.locator('input[type="range"]')
+        thumb.focus()
+        for _ in range(presses):
+            thumb.press("ArrowRight")
         form.get_by_role("button", name="Send my answer").click()
-        page.get_by_text(f"You answered {digit}").wait_for()
-        shown = main_text(page)
-        assert page.locator('[data-testid="stMetric"]').count() == 0 and "Measured" not in shown \
-            and "students answered" not in shown, "the class's spread or the truth showed before the reveal"
+        page.get_by_text(f"You answered {presses * 10}").wait_for()
+        shown = panel_text(page)
+        assert not metrics(page) and "Measured" not in shown and "students answered" not in shown, \
+            "the class's spread or the truth showed before the reveal"
     lap('answered')
     teacher.get_by_text("2 of 2 students answered").wait_for(timeout=FOLLOW_MS)
     screenshot(teacher, SHOTS / "class-teacher.png")
-
     lap('live count')
+
     teacher.get_by_role("button", name="Reveal to everyone").click()
     teacher.get_by_text("Revealed.").wait_for()
-    for page, digit in ((amy, "3"), (bea, "8")):
-        page.get_by_text("Measured").wait_for(timeout=FOLLOW_MS)
+    for page, answered in ((amy, "30"), (bea, "50")):
+        page.locator(PANEL).get_by_text("Measured", exact=True).wait_for(timeout=FOLLOW_MS)
         settle(page, need_content=False)
         clean(page, "student after the reveal")
-        metrics = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        assert metrics[0] == digit and metrics[1] == "2 answered" and re.fullmatch(r"\d", metrics[2])
-        assert f"read the first guess x̂0 as a {metrics[2]}" in main_text(page)
+        got = metrics(page)
+        assert got["Your answer"] == answered and got["The class"] == "2 answered", got
+        assert re.match(r"t = \d+ ", got["Measured"]) and "The judge reads a" in panel_text(page), got
     lap('revealed')
     screenshot(bea, SHOTS / "class-student.png")
 
+    teacher.get_by_role("link", name=re.compile("The class page")).click()
+    teacher.get_by_role("button", name="Answers as CSV").wait_for()
+    settle(teacher, need_content=False)
     with teacher.expect_download() as dl:
         teacher.get_by_role("button", name="Answers as CSV").click()
     raw = Path(dl.value.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(raw)))
     assert sorted((r["name"] == "Bea", r["question"], r["answer"]) for r in rows) == \
-        [(False, "first-read", "3"), (True, "first-read", "8")]
+        [(False, "forward-2", "30"), (True, "forward-2", "50")]
     assert key not in raw and query(amy.url)["me"] not in raw and query(bea.url)["me"] not in raw
     lap('exported')
     clean(teacher, "teacher after export")
-
-    for _ in range(2):                                              # the click-on-the-image question
-        teacher.get_by_role("button", name="Next ▶").click()
-        settle(teacher, need_content=False)
-    amy.get_by_role("heading", name=re.compile("Step 4 of 4")).wait_for(timeout=FOLLOW_MS)
-    settle(amy, need_content=False)
-    box = amy.locator('[data-testid="stPlotlyChart"]').first.bounding_box()
-    amy.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    amy.get_by_text(re.compile(r"You answered x \d+, y \d+")).wait_for()
-    teacher.get_by_text("1 of 2 students answered").wait_for(timeout=FOLLOW_MS)
-    teacher.get_by_role("button", name="Reveal to everyone").click()
-    amy.get_by_text("Measured").wait_for(timeout=FOLLOW_MS)
-    settle(amy, need_content=False)
-    metrics = amy.locator('[data-testid="stMetricValue"]').all_inner_texts()
-    assert re.fullmatch(r"x \d+, y \d+", metrics[0]) and re.fullmatch(r"x [\d.]+, y [\d.]+", metrics[2])
-    clean(amy, "student after the click question's reveal")
-    lap("click question")
     for ctx in [tctx] + [c for c, _ in students]:
         ctx.close()

@@ -213,16 +213,27 @@ def test_floods_from_one_session_are_refused(store):
     assert store.tally(c.code, c.key, "settle").n == 1
 
 
-def test_thirty_students_answer_at_once(store):
-    c = store.create(QUESTIONS)
+def _forward_question() -> Question:
+    """The guided lesson "forward"'s question (a slider over t), as class mode hands it to the store."""
+    from diffviz.app import class_lessons
+    c = {"lesson": "forward", "model": "mnist", "seed": 0, "sampler": "ddim", "steps": 25, "label": 7,
+         "prompt": "a large red circle at the top left", "guidance": 2.0}
+    return class_lessons.questions(c)[0]
+
+
+@pytest.mark.parametrize("lesson", ["built-in", "yaml"])
+def test_thirty_students_answer_at_once(store, lesson):
+    qs = QUESTIONS if lesson == "built-in" else [_forward_question()]
+    qid = qs[0].id
+    c = store.create(qs)
     students = [store.join(c.code) for _ in range(30)]
-    sent = [str(i % 7) for i in range(30)]
+    sent = [str(i % 7) if lesson == "built-in" else str(i % 7 * 100) for i in range(30)]
     barrier, errors = threading.Barrier(30), []
 
     def answer(s, v):
         try:
             barrier.wait()
-            store.answer(c.code, s.token, "digit", v, session=s.token)
+            store.answer(c.code, s.token, qid, v, session=s.token)
         except Exception as e:                                     # noqa: BLE001 (reported below)
             errors.append(repr(e))
     threads = [threading.Thread(target=answer, args=(s, v)) for s, v in zip(students, sent)]
@@ -231,9 +242,39 @@ def test_thirty_students_answer_at_once(store):
     for t in threads:
         t.join()
     assert not errors
-    tally = store.tally(c.code, c.key, "digit")
+    tally = store.tally(c.code, c.key, qid)
     assert tally.n == 30 and len(store.export_rows(c.code, c.key)) == 30
     assert {k: v for k, v in tally.counts.items() if v} == dict(Counter(sent))
+
+
+def test_truths_show_only_after_the_reveal(store):
+    truth = {"value": "90", "shown": "t = 90", "why": "measured"}
+    c = store.create(QUESTIONS, truths={"settle": truth})
+    s = store.join(c.code)
+    store.answer(c.code, s.token, "settle", 3)
+    assert store.tally(c.code, c.key, "settle").truth is None                # not even on the projector
+    store.reveal(c.code, c.key, "settle")
+    assert store.tally(c.code, c.key, "settle").truth == truth
+    assert store.result(c.code, s.token, "settle").truth == truth
+    assert store.tally(c.code, c.key, "digit").truth is None                 # no truth stored for it
+    other = store.create(QUESTIONS)
+    store.reveal(other.code, other.key, "settle")
+    assert store.tally(other.code, other.key, "settle").truth is None        # one class's truth stays its own
+    store.reset(c.code, c.key, "settle")
+    assert store.tally(c.code, c.key, "settle").truth is None
+    with pytest.raises(ValueError):
+        store.create(QUESTIONS, truths={"nope": truth})
+
+
+def test_a_flood_cannot_fill_the_database(store):
+    """However many answers one student sends (from any number of sessions), one row per question."""
+    c = store.create(QUESTIONS)
+    s = store.join(c.code)
+    for i in range(200):
+        store.answer(c.code, s.token, "settle", i % 25, session=f"tab-{i}")
+    with store.backend.transaction() as db:
+        rows = db.query("SELECT COUNT(*) FROM answers WHERE code = ?", (c.code,))[0][0]
+    assert rows == 1 and store.mine(c.code, s.token, "settle") == str(199 % 25)
 
 
 def test_clicks_and_slider_tallies(store):

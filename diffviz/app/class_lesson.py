@@ -34,6 +34,7 @@ class LessonStep:
     title: str
     text: str                       # Markdown: what to look at (facts in it are from the class's run)
     question: Question | None = None
+    view: dict | None = None        # a guided lesson's step: the page and its parameters (None: the class page)
 
 
 @dataclass(frozen=True)

@@ -10,17 +10,22 @@ import numpy as np
 import streamlit as st
 
 from diffviz.app import class_lesson as lesson
+from diffviz.app import class_lessons as lessons
 from diffviz.app import render
+from diffviz.app.class_lessons import shown  # noqa: F401 (the views' too)
 from diffviz.app.classroom import attempt, session_id, store
 from diffviz.app.notices import plain
 from diffviz.classroom.store import ClassInfo, Tally
-from diffviz.figures import answers, images, maps
+from diffviz.figures import answers, images, maps, reveal
 
 
 def picture(info: ClassInfo, step: lesson.LessonStep, revealed: bool) -> None:
-    """The step's image: the starting noise, or after a reveal what the truth was read from."""
+    """The step's image: the starting noise, or after a reveal what the truth was read from (a guided
+    lesson's step shows its own page instead: nothing here)."""
     c = info.settings
     q = step.question
+    if step.view is not None:
+        return
     if not revealed or q is None or q.kind == "click":
         if q is None or q.kind != "click":
             render.chart(maps.image_figure(lesson.noise(c), "the starting noise x_T", height=360,
@@ -52,7 +57,7 @@ def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_an
             result(info, step, tally, mine)
         return
     if can_answer:
-        answer_widget(info, q, token, mine)
+        answer_widget(info, step, token, mine)
         mine = attempt(store().mine, info.code, token, q.id)
     if mine is None:
         st.info("You have not answered yet." if can_answer else "You did not answer this question.")
@@ -61,10 +66,11 @@ def question(info: ClassInfo, step: lesson.LessonStep, token: str | None, can_an
                    "the answers.")
 
 
-def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
-    """The answer control for ``q``'s kind; a sent answer is recorded at once (refusals are shown)."""
+def answer_widget(info: ClassInfo, step: lesson.LessonStep, token: str, mine: str | None) -> None:
+    """The answer control for the step's question; a sent answer is recorded at once (refusals are shown)."""
+    q = step.question
     if q.kind == "click":
-        fig = answers.clicks_figure(lesson.noise(info.settings), mine=q.value(mine) if mine else None,
+        fig = answers.clicks_figure(lessons.click_image(info.settings, step, False), mine=q.value(mine) if mine else None,
                                     title="the starting noise x_T: click a pixel", clickable=True)
         ev = st.plotly_chart(fig, key=f"click_{q.id}", on_select="rerun", selection_mode="points",
                              config={"displayModeBar": False})
@@ -95,33 +101,47 @@ def answer_widget(info: ClassInfo, q, token: str, mine: str | None) -> None:
 
 def result(info: ClassInfo, step: lesson.LessonStep, tally: Tally, mine: str | None) -> None:
     """After the reveal: the viewer's answer (if any), the class's spread and the measured truth."""
-    q, c = step.question, info.settings
-    t = lesson.truth(c)
-    truth = t.of(q.id)
+    q = step.question
+    t = lessons.revealed(info.settings, q, tally)
+    if "unavailable" in t:
+        st.info(f"This question could not be measured on the class's settings: {plain(t['unavailable'], 300)}")
     cols = st.columns(3)
     cols[0].metric("Your answer", shown(q, mine) if mine is not None else "—")
     cols[1].metric("The class", f"{tally.n} answered", help="How many students answered before the reveal.")
-    cols[2].metric("Measured", shown(q, truth) if truth is not None else "never",
-                   help="Read off the class's run by the judge.")
-    spread(info, q, tally, truth, mine, key=f"res_{q.id}")
-    st.markdown(lesson.explain(q.id, t, c))
+    cols[2].metric("Measured", t.get("shown", "—"), help="Measured on the class's settings when the class started.")
+    spread(info, step, tally, t.get("value"), mine, key=f"res_{q.id}")
+    if mine is not None and "tolerance" in q.extra and t.get("value") is not None:     # a guided lesson's mark
+        from diffviz.evaluation.answers import Truth, grade
+        value = float(t["value"]) if q.kind == "slider" else t["value"]
+        mark = grade(q.kind, float(mine) if q.kind == "slider" else mine, Truth(value, "", ""), q.extra["tolerance"])
+        st.markdown({"right": "**✓ Your answer is right**", "close": "**≈ Your answer is close**",
+                     "off": "**✗ Your answer is off**"}[mark] + (f" (within {q.extra['tolerance']:g} counts as right)."
+                                                                if q.kind == "slider" else "."))
+    measured(q, t, mine)
 
 
-def spread(info: ClassInfo, q, tally: Tally, truth: str | None, mine: str | None, key: str) -> None:
+def measured(q, t: dict, mine: str | None = None) -> None:
+    """Why the truth is what it is, and (a guided lesson's question) the series it was read from."""
+    if t.get("why"):
+        st.markdown(t["why"])
+    if t.get("series"):
+        guess = (float(mine) if q.kind == "slider" else mine) if mine is not None else None
+        value = float(t["value"]) if t.get("numeric") else t["value"]
+        fig = reveal.reveal_figure(t["series"], value, guess, numeric=bool(t.get("numeric")))
+        fig.update_layout(title_text="Measured on the class's settings when the class started" +
+                          ("" if t.get("numeric") else " (green: the answer; orange outline: yours)"))
+        render.plot(fig, key=f"truth_{q.id}")
+
+
+def spread(info: ClassInfo, step: lesson.LessonStep, tally: Tally, truth: str | None, mine: str | None,
+           key: str) -> None:
     """The class's answers: bars for choices and numbers, dots on the image for clicks."""
+    q = step.question
     if q.kind == "click":
-        final = lesson.run(info.settings).final[0, 0] if truth is not None else lesson.noise(info.settings)
-        fig = answers.clicks_figure(final, tally.points, truth=q.value(truth) if truth else None,
-                                    mine=q.value(mine) if mine else None,
-                                    title="the finished image" if truth is not None else "the starting noise x_T")
+        fig = answers.clicks_figure(lessons.click_image(info.settings, step, truth is not None), tally.points,
+                                    truth=q.value(truth) if truth else None, mine=q.value(mine) if mine else None,
+                                    title="the finished image" if truth is not None and step.view is None else
+                                    "the class's clicks")
     else:
         fig = answers.spread_figure(tally.counts, truth=truth, mine=mine)
     render.chart(fig, key=key)
-
-
-def shown(q, text: str) -> str:
-    """An answer as a person reads it: a click as "x 13, y 11", anything else as it is."""
-    if q.kind == "click":
-        x, y = q.value(text)
-        return f"x {x:g}, y {y:g}"
-    return text

@@ -1,10 +1,12 @@
 """The three views of the "Teach a class" page: the start page, the teacher's and a student's.
 
-The teacher's presenter view: the code, the join link and its QR code to project, the lesson step
-with Back / Next (the students' pages follow within about two seconds), how many answered and their
-live spread, Reveal, Ask again, the CSV export and Close. A student's view: their anonymous name
+The start page: a lesson picker (the built-in lesson or a guided one) and Start; the join box. The
+teacher's view: the code, the join link and its QR code to project, the class's step (`class_mode`:
+Back / Next, the students' pages follow within about two seconds; how many answered and their live
+spread; Reveal, Ask again), the CSV export and Close. A student's view: their anonymous name
 (changeable), the teacher's step (or their own, while exploring freely), the question and, after the
-reveal, their answer beside the class's and the measured truth.
+reveal, their answer beside the class's and the measured truth. In a guided lesson the students'
+pages leave this page for the step's own page (`class_mode.follow`).
 """
 
 from __future__ import annotations
@@ -13,20 +15,9 @@ import time
 
 import streamlit as st
 
-from diffviz.app import class_lesson as lesson
-from diffviz.app import class_panels as panels
-from diffviz.app import params, render
-from diffviz.app.classroom import (
-    POLL_S,
-    attempt,
-    csv_text,
-    join_class,
-    join_link,
-    qr_png,
-    session_id,
-    start_class,
-    store,
-)
+from diffviz.app import class_lesson, class_mode, render
+from diffviz.app import class_lessons as lesson
+from diffviz.app.classroom import attempt, csv_text, join_class, join_link, qr_png, start_class, store
 from diffviz.app.notices import plain
 from diffviz.classroom import codes
 from diffviz.classroom.store import ClassInfo
@@ -54,36 +45,42 @@ def page(s) -> None:
         student(info)
 
 
-OVER = {"closed": "This class has been closed by its teacher: it takes no more answers.",
-        "expired": "This class has expired: it takes no more answers."}
-
-
 def landing(s) -> None:
-    """Start a class on the sidebar's run, or join one by its code."""
+    """Start a class on a lesson (the sidebar's settings), or join one by its code."""
     st.title("Teach a class")
-    st.markdown("Run a short lesson with a whole class: everyone predicts, you show the spread of the "
-                "class's answers, then reveal what the model really does, measured live. Students need "
-                "no account: they scan a QR code or type a code and get an anonymous name.")
-    c = lesson.class_settings(s)
-    if c["model"] != s.model:
-        st.info(f"The class questions are read by the digit judge, so a class runs on a digit model: "
-                f"{lesson.describe(c)}.", icon=":material/info:")
+    st.markdown("Run a lesson with a whole class: everyone predicts, you show the spread of the class's "
+                "answers, then reveal what the model really does, measured. Students need no account: they "
+                "scan a QR code or type a code and get an anonymous name.")
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Start a class")
-        st.markdown(f"The class follows one sampling run: **{lesson.describe(c)}** (the sidebar's settings "
-                    "when you start). The lesson's steps:")
-        st.markdown("\n".join(f"{i + 1}. {st_.title}" + (" — a question" if st_.question else "")
-                              for i, st_ in enumerate(lesson.steps(c))))
+        choices = lesson.picker()
+        lid = st.selectbox("The class's lesson", list(choices), format_func=choices.get, key="class_lesson",
+                           help="A guided lesson takes the class through its pages; the built-in one stays here.")
+        c = lesson.settings(s, lid)
+        if not lid and c["model"] != s.model:
+            st.info(f"The built-in lesson's questions are read by the digit judge, so it runs on a digit model: "
+                    f"{lesson.describe(c)}.", icon=":material/info:")
+        st.markdown(f"The class is fixed to **{lesson.describe(c)}** (the sidebar's settings when you start; a "
+                    "step may name its own model). Every question's truth is measured once, on these settings and "
+                    "the step's view, so it is the same for every student. The steps:")
+        try:
+            steps = lesson.steps(c)
+        except Exception as e:                                  # noqa: BLE001 (a lesson file class mode cannot run)
+            st.error(f"This lesson cannot run as a class on these settings: {plain(e, 300)}")
+            steps = []
+        st.markdown("\n".join(f"{i + 1}. {plain(st_.title, 80)}" + (" — a question" if st_.question else "")
+                              for i, st_ in enumerate(steps)))
         title = st.text_input("Name of the class (optional)", max_chars=60, key="class_title")
-        if st.button("Start a class", type="primary", key="class_start"):
-            start_class(s, title)
+        if st.button("Start a class", type="primary", key="class_start", disabled=not steps):
+            start_class(s, title, lid)
         st.markdown("You get a code, a join link and a QR code to project. Your own page's address holds your "
                    "teacher key: keep it to yourself (bookmark it to come back).")
     with right:
         join_box()
-        render.chart(maps.image_figure(lesson.noise(c), "the class's starting noise x_T",
-                                       height=300, colorbar=False), key="class_preview")
+        if not lid:
+            render.chart(maps.image_figure(class_lesson.noise(c), "the class's starting noise x_T",
+                                           height=300, colorbar=False), key="class_preview")
 
 
 def join_box() -> None:
@@ -105,8 +102,6 @@ def teacher(info: ClassInfo, key: str) -> None:
     """The presenter view (only with the class's teacher key)."""
     if not attempt(store().check_key, info.code, key):
         st.stop()
-    steps = lesson.steps(info.settings)
-    i = min(info.step, len(steps) - 1)
     st.title(f"Class {info.code}" + (f" · {plain(info.title, 60)}" if info.title else ""))
     link = join_link(info.code)
     a, b = st.columns([1, 3])
@@ -118,35 +113,12 @@ def teacher(info: ClassInfo, key: str) -> None:
                    "teacher key: do not project or share it (share the join link above).")
     over = info.over(time.time())
     if over:
-        st.warning(OVER[over] + " You can still export the answers.", icon=":material/lock:")
-    back, nxt, where = st.columns([1, 1, 4], vertical_alignment="center")
-    if back.button("◀ Back", disabled=i == 0, key="t_back"):
-        attempt(store().set_step, info.code, key, i - 1)
-        st.rerun()
-    if nxt.button("Next ▶", disabled=i >= len(steps) - 1, key="t_next", type="primary"):
-        attempt(store().set_step, info.code, key, i + 1)
-        st.rerun()
-    step = steps[i]
-    where.markdown(f"**Step {i + 1} of {len(steps)}: {step.title}** · the students' pages follow")
-    st.markdown(step.text)
-    q = step.question
-    if q is None:
-        panels.picture(info, step, False)
-    else:
-        revealed = q.id in info.revealed
-        st.markdown(f"#### :material/quiz: {q.prompt}")
-        panels.picture(info, step, revealed)
-        _live(info.code, key, i)
-        r, again, _ = st.columns([1, 1, 2])
-        if not revealed and r.button("Reveal to everyone", type="primary", key="t_reveal"):
-            attempt(store().reveal, info.code, key, q.id)
-            st.rerun()
-        if again.button("Ask again", key="t_reset", help="Forget this question's answers and hide it again."):
-            attempt(store().reset, info.code, key, q.id)
-            st.rerun()
+        st.warning(class_mode.OVER[over] + " You can still export the answers.", icon=":material/lock:")
+    class_mode.teacher_step(info, key, on_page=False)
     st.divider()
     d, c, _ = st.columns([1, 1, 2])
-    d.download_button("⬇ Answers as CSV", data=lambda: csv_text(store().export_rows(info.code, key)),
+    rows = attempt(store().export_rows, info.code, key) or []          # eager: a page reached by a link keeps it
+    d.download_button("⬇ Answers as CSV", data=csv_text(rows),
                       file_name=f"diffviz-class-{info.code}.csv", mime="text/csv", key="t_csv")
     with c.popover("Close the class", disabled=info.closed is not None):
         st.markdown("Students can no longer join or answer. You can still export the answers.")
@@ -155,82 +127,16 @@ def teacher(info: ClassInfo, key: str) -> None:
             st.rerun()
 
 
-@st.fragment(run_every=POLL_S)
-def _live(code: str, key: str, i: int) -> None:
-    """How many answered and their spread, refreshed every couple of seconds."""
-    info = attempt(store().info, code)
-    q = lesson.steps(info.settings)[i].question if info else None
-    tally = attempt(store().tally, code, key, q.id) if q else None
-    if tally is None:
-        return
-    st.markdown(f"**{tally.n} of {info.students}** students answered.")
-    truth = None
-    if q.id in info.revealed:
-        t = lesson.truth(info.settings)
-        truth = t.of(q.id)
-        st.markdown(f"**Revealed.** Measured: **{panels.shown(q, truth) if truth is not None else 'never'}**. "
-                    + lesson.explain(q.id, t, info.settings))
-    panels.spread(info, q, tally, truth, None, key=f"live_{q.id}")
-
-
 # ---------------------------------------------------------------- a student
 
 def student(info: ClassInfo) -> None:
     """A student's page: joins on the first visit, then follows the teacher (or explores)."""
     over = info.over(time.time())
-    token = st.query_params.get("me")
-    if token is None:
+    if st.query_params.get("me") is None:
         if over:
-            st.warning(OVER[over], icon=":material/lock:")
+            st.warning(class_mode.OVER[over], icon=":material/lock:")
         else:
             join_class(info.code)
         return
-    me = attempt(store().student, info.code, token)
-    if me is None:
-        if not over and st.button("Join as a new student", key="s_rejoin"):
-            join_class(info.code)
-        return
     st.title(f"Class {info.code}")
-    name, pop = st.columns([3, 1], vertical_alignment="center")
-    name.markdown(f"You are **{plain(me.name, 40)}**. Keep this page's address to come back as yourself.")
-    with pop.popover("Change my name"):
-        new = st.text_input("Your name", value=me.name, max_chars=30, key="s_name")
-        if st.button("Save", key="s_save") and new != me.name \
-                and attempt(store().rename, info.code, token, new, session=session_id()):
-            st.rerun()
-    if over:
-        st.warning(OVER[over], icon=":material/lock:")
-    steps = lesson.steps(info.settings)
-    follow = params.toggle_param("follow", "Follow the teacher", True,
-                                 help="Off: look at any step on your own. On again: back to the teacher's step.")
-    if follow:
-        i = min(info.step, len(steps) - 1)
-    else:
-        i = params.select_slider_param("lstep", "Step", list(range(len(steps))), min(info.step, len(steps) - 1),
-                                       format_func=lambda k: f"{k + 1}. {steps[k].title}")
-    _follow(info.code, _seen(info, follow), follow)
-    step = steps[i]
-    st.subheader(f"Step {i + 1} of {len(steps)}: {step.title}")
-    st.markdown(f"The class runs on {lesson.describe(info.settings)}, whatever the sidebar says.")
-    st.markdown(step.text)
-    q = step.question
-    panels.picture(info, step, q is not None and q.id in info.revealed)
-    if q is not None:
-        panels.question(info, step, token, can_answer=not over)
-
-
-def _seen(info: ClassInfo, follow: bool) -> tuple:
-    return (info.step if follow else None, tuple(sorted(info.revealed)), info.closed is not None)
-
-
-@st.fragment(run_every=POLL_S)
-def _follow(code: str, seen: tuple, follow: bool) -> None:
-    """Reload the student's page when the teacher moves on, reveals or closes."""
-    try:
-        info = store().info(code)
-    except Exception:                                            # noqa: BLE001 (a blip: try again next time)
-        return
-    if _seen(info, follow) != seen:
-        st.rerun(scope="app")
-    st.markdown("● following the teacher" if follow else "exploring on your own: switch *Follow the teacher* "
-               "on to rejoin")
+    class_mode.student_step(info, st.query_params["me"], on_page=False)

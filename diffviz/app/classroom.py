@@ -10,7 +10,8 @@ new session on every reconnect; the address stays):
 
 The store (`diffviz.classroom`) decides what each may do; this module opens it and starts or joins
 classes. The views (and the routing by address) are in `class_views`, one step's panels in
-`class_panels`, the lesson and its measured truths in `class_lesson`.
+`class_panels`, the built-in lesson and its measured truths in `class_lesson`, a guided lesson's in
+`class_lessons`; a class member's lesson pages in `class_mode`.
 """
 
 from __future__ import annotations
@@ -72,12 +73,19 @@ def join_link(code: str) -> str:
     return f"{app_url()}/?class={code}"
 
 
-def start_class(s, title: str = "") -> None:
-    """Create a class on the sidebar's run and put its code and teacher key in this (the teacher's) address."""
-    c = lesson.class_settings(s)
-    with st.spinner("Preparing the class's sampling run and the judge's readings…"):
-        lesson.truth(c)                                  # computed once now (cached): every reveal is instant
-    new = attempt(store().create, lesson.questions(c), settings=c, title=title, session=session_id())
+def start_class(s, title: str = "", lesson_id: str = "") -> None:
+    """Create a class on a lesson and the sidebar's settings; its code and teacher key go into this (the
+    teacher's) address. A guided lesson's truths are measured now, once, and stored with the class."""
+    from diffviz.app import class_lessons
+    c = class_lessons.settings(s, lesson_id)
+    truths = None
+    with st.spinner("Measuring the lesson's answers on the class's settings…"):
+        if lesson_id:
+            truths = class_lessons.measure(c)
+        else:
+            lesson.truth(c)                               # computed once now (cached): every reveal is instant
+    new = attempt(store().create, class_lessons.questions(c), settings=c, title=title, session=session_id(),
+                  truths=truths)
     if new is not None:
         st.query_params["class"] = new.code
         st.query_params["key"] = new.key

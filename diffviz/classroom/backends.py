@@ -54,6 +54,11 @@ SCHEMA = (
         question TEXT NOT NULL,
         revealed DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (code, question))""",
+    """CREATE TABLE IF NOT EXISTS truths (
+        code TEXT NOT NULL REFERENCES classes(code) ON DELETE CASCADE,
+        question TEXT NOT NULL,
+        truth TEXT NOT NULL,
+        PRIMARY KEY (code, question))""",
 )
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
 
 from diffviz.classroom import codes
 from diffviz.classroom.errors import (
@@ -25,59 +24,12 @@ from diffviz.classroom.errors import (
     WrongKey,
 )
 from diffviz.classroom.limits import RateLimiter, TooMany
-from diffviz.classroom.questions import BadAnswer, Question, dumps, loads
+from diffviz.classroom.questions import BadAnswer, dumps, loads
+from diffviz.classroom.records import ClassInfo, NewClass, Student, Tally  # noqa: F401 (the store's records)
 
 HOURS = 12                      # a class expires this long after it starts
 MAX_STUDENTS = 500              # joins beyond this are refused (a flood from many sessions)
 LIMITS = {"join": (5, 60.0), "answer": (30, 60.0), "rename": (10, 60.0), "class": (5, 600.0)}
-
-
-@dataclass(frozen=True)
-class NewClass:
-    """A class just started: its code and the teacher key (the key is shown once, never stored)."""
-
-    code: str
-    key: str                    # shown once, to the teacher, in their own link
-
-
-@dataclass(frozen=True)
-class Student:
-    """A student of one class: their token (in their own link) and their current name."""
-
-    token: str
-    name: str
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """What anyone with the code may know: no answers, no key."""
-
-    code: str
-    title: str
-    settings: dict
-    questions: dict             # id -> Question
-    step: int
-    revealed: frozenset         # question ids
-    created: float
-    expires: float
-    closed: float | None
-    students: int
-
-    def over(self, now: float) -> str | None:
-        """Why the class takes no more answers ("closed" / "expired"), or None while it runs."""
-        if self.closed is not None:
-            return "closed"
-        return "expired" if now >= self.expires else None
-
-
-@dataclass(frozen=True)
-class Tally:
-    """The class's answers to one question: how many, and their spread."""
-
-    question: Question
-    n: int
-    counts: dict = field(default_factory=dict)       # choice/slider: answer text -> count (display order)
-    points: tuple = ()                               # click: (x, y) of every click
 
 
 class ClassStore:
@@ -130,12 +82,16 @@ class ClassStore:
     # ------------------------------------------------------------ anyone
 
     def create(self, questions, settings: dict | None = None, title: str = "", hours: float = HOURS,
-               session=None) -> NewClass:
-        """Start a class with these questions; returns its code and the teacher key (never stored)."""
+               session=None, truths: dict | None = None) -> NewClass:
+        """Start a class with these questions; returns its code and the teacher key (never stored).
+
+        ``truths`` (question id -> JSON-able, measured when the class starts) are kept with the class and
+        shown with the answers only after each question's reveal (`Tally.truth`).
+        """
         self._limit("class", session)
-        qs = list(questions)
-        if len({q.id for q in qs}) != len(qs):
-            raise ValueError("two questions share an id")
+        qs, truths = list(questions), dict(truths or {})
+        if len({q.id for q in qs}) != len(qs) or not set(truths) <= {q.id for q in qs}:
+            raise ValueError("two questions share an id, or a truth names no question")
         key, now = codes.new_key(), self.clock()
         for _ in range(5):                                   # a clash is a 1-in-10^11 event; try again
             code = codes.new_code()
@@ -146,6 +102,8 @@ class ClassStore:
                            "expires) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
                            (code, codes.digest(key), str(title)[:120], json.dumps(settings or {}, sort_keys=True),
                             dumps(qs), now, now + hours * 3600))
+                for qid, t in truths.items():
+                    db.execute("INSERT INTO truths (code, question, truth) VALUES (?, ?, ?)", (code, qid, json.dumps(t)))
             return NewClass(code, key)
         raise ClassError("Could not find a free class code; try again.")
 
@@ -256,13 +214,16 @@ class ClassStore:
             raise ClassError("This class has no such question.")
         values = [r[0] for r in db.query("SELECT value FROM answers WHERE code = ? AND question = ?",
                                          (row[0], q.id))]
+        truth = db.query("SELECT t.truth FROM truths t JOIN reveals r ON r.code = t.code AND r.question = t.question "
+                         "WHERE t.code = ? AND t.question = ?", (row[0], q.id))
+        truth = json.loads(truth[0][0]) if truth else None
         if q.kind == "click":
-            return Tally(q, len(values), points=tuple(q.value(v) for v in values))
+            return Tally(q, len(values), points=tuple(q.value(v) for v in values), truth=truth)
         keys = list(q.options) if q.kind == "choice" else sorted(set(values), key=float)
         counts = {k: 0 for k in keys}
         for v in values:
             counts[v] = counts.get(v, 0) + 1
-        return Tally(q, len(values), counts=counts)
+        return Tally(q, len(values), counts=counts, truth=truth)
 
     def reveal(self, code: str, key: str, question_id: str) -> None:
         """Show the class's answers and the truth to everyone; the question takes no more answers."""
