@@ -121,3 +121,21 @@ def test_a_click_question_is_answered_by_typing_x_and_y_and_reveals_the_map_of_t
 def test_a_click_off_the_image_in_the_link_is_refused():
     at = app("pages/attention.py", lesson="attention", lstep=1, steps=5, answer="40,6", revealed=1)
     assert any("does not fit" in w.value for w in at.warning) and measured(at) is None
+
+
+def test_the_text_alternative_check_catches_a_bare_chart_and_an_image_without_alt():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import numpy as np
+        import plotly.graph_objects as go
+        import streamlit as st
+
+        from diffviz.app import render
+        render.chart(go.Figure(go.Heatmap(z=np.eye(3))), key="told")          # with its numbers
+        st.plotly_chart(go.Figure(go.Heatmap(z=np.eye(3))), key="bare")      # without
+        st.image(np.zeros((4, 4)), caption="c")                                # no alt text
+
+    at = AppTest.from_function(page).run()
+    bad = untold_figures(at)
+    assert len(bad) == 2 and "bare" in bad[0] and "alt" in bad[1], bad

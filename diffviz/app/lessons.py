@@ -131,6 +131,7 @@ LINK_CSS = """<style>
 .st-key-lesson-panel a.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem; border-radius: 0.5rem;
   border: 1px solid rgba(49, 51, 63, 0.3); text-decoration: none; color: inherit; font-weight: 600; }
 .st-key-lesson-panel a.lesson-link.next { background: #0072B2; border-color: #0072B2; color: #ffffff; }
+.st-key-lesson-panel a.lesson-link:focus-visible { outline: 3px solid #E69F00; outline-offset: 3px; }
 .st-key-lesson-panel span.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem;
   border-radius: 0.5rem; border: 1px dashed rgba(49, 51, 63, 0.3); }
 </style>"""
