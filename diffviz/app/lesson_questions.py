@@ -140,8 +140,8 @@ def _click(s, q, key: str, locked):
         st.session_state[kx], st.session_state[ky] = int(round(locked[0])), int(round(locked[1]))
     now = (st.session_state.get(kx), st.session_state.get(ky))
     mine = now if None not in now else None
-    left, right = st.columns([3, 2])
-    if locked is None:
+    left, right = st.columns([3, 2]) if locked is None else (None, st.container())
+    if locked is None:                                                  # once revealed, the reveal draws the image
         fig = answer_figs.clicks_figure(pic.image, mine=mine, title=pic.title, clickable=True, box=pic.box, height=380)
         ev = render.chart(fig, key=f"{key}-image", where=left, on_select="rerun", selection_mode="points")
         pts = [p for p in (ev.selection.points if ev else []) if "x" in p and "y" in p]
@@ -152,10 +152,12 @@ def _click(s, q, key: str, locked):
                 st.session_state[kx], st.session_state[ky] = xy
                 st.rerun()                                              # redraw with the click ringed
     with right:
-        st.markdown("Click a pixel of the image, or type its position:")
-        for k, label, hi in ((kx, "x (column, 0 = left)", q.width - 1), (ky, "y (row, 0 = top)", q.height - 1)):
-            st.number_input(label, min_value=0, max_value=hi, step=1, key=k, disabled=locked is not None,
-                            **({} if k in st.session_state else {"value": None}))
+        if locked is None:
+            st.markdown("Click a pixel of the image, or type its position:")
+        for col, (k, label, hi) in zip(st.columns(2) if locked is not None else (st, st),
+                                       ((kx, "x (column, 0 = left)", q.width - 1), (ky, "y (row, 0 = top)", q.height - 1))):
+            col.number_input(label, min_value=0, max_value=hi, step=1, key=k, disabled=locked is not None,
+                             **({} if k in st.session_state else {"value": None}))
     x, y = st.session_state.get(kx), st.session_state.get(ky)
     return (x, y) if x is not None and y is not None else None
 
