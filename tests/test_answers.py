@@ -149,7 +149,7 @@ def test_word_looks_at_follows_the_caption():
 
 
 def test_query_peak_follows_the_query_pixel_and_the_step():
-    """The click question's truth: where on x̂0 a query's attention peaks, with the region holding half."""
+    """The click question's truth: where on x̂0 a query's attention peaks, with the region at ≥ half the peak."""
     tr = run(capture=("*.self_attn.probs",))
     probs = lambda i: tr.traces[i]["bottleneck.attn.self_attn.probs"][0]
     a = A.map_peak(readings.attention_map(probs(5), 5, 1), 28, 28, "q")
@@ -177,11 +177,11 @@ def test_word_peak_follows_the_caption():
 
 def test_a_click_is_graded_from_the_map_itself():
     m = np.zeros((4, 4))
-    m[0, 3], m[1, 3], m[3, 0] = 0.6, 0.3, 0.1                             # 8 × 8 pixels: cells of 2 × 2
-    t = A.map_peak(m, 8, 8, "m", mass=0.5)
-    assert t.value == (6.5, 0.5) and t.spot.hot.sum() == 1                # 60% in one cell: that cell alone
+    m[0, 3], m[1, 3], m[3, 0] = 0.6, 0.25, 0.15                           # 8 × 8 pixels: cells of 2 × 2
+    t = A.map_peak(m, 8, 8, "m", level=0.5)
+    assert t.value == (6.5, 0.5) and t.spot.hot.sum() == 1                # only the peak has ≥ half its weight
     assert [A.grade("click", g, t, 2) for g in ((7, 1), (6, 3), (0, 7))] == ["right", "close", "off"]
-    wide = A.map_peak(m, 8, 8, "m", mass=0.9)                             # 90%: the two top-right cells
+    wide = A.map_peak(m, 8, 8, "m", level=0.4)                            # ≥ 40% of the peak: the two top-right cells
     assert wide.spot.hot.sum() == 2 and A.grade("click", (6, 3), wide, 0) == "right"
     assert A.parse_click("6,3", 8, 8) == (6.0, 3.0) and A.parse_click("9,3", 8, 8) is None
     assert A.parse_click("a,b", 8, 8) is None and A.click_text(6.0, 3.5) == "6,3.5"

@@ -61,7 +61,7 @@ def test_every_question_names_a_measured_quantity(lessons):
                 assert "model" in st.view, (les.id, "a click question's view names its model")
                 size = zoo.load(st.view["model"])[0].config.image_size
                 assert (q.width, q.height) == (size, size), (les.id, q.width, q.height, size)
-                assert 0 < q.mass <= 1 and q.tolerance >= 0
+                assert 0 < q.level <= 1 and q.tolerance >= 0
             assert q.kind in lesson_files.KINDS and q.ask.strip() and q.why.strip()
 
 
@@ -123,8 +123,8 @@ def test_default_page_is_the_overview():
                                                                   "why": "w"}}] * 2}, "size"),
     ({"id": "x", "order": 1, "title": "t", "steps": [{"view": {"page": "forward"}, "look": "a.",
                                                      "question": {"ask": "?", "kind": "click", "reveals": "r",
-                                                                  "why": "w", "size": [8, 8], "mass": 2}}] * 2},
-     "mass"),
+                                                                  "why": "w", "size": [8, 8], "level": 2}}] * 2},
+     "level"),
 ])
 def test_a_broken_lesson_says_what_is_wrong(data, problem):
     with pytest.raises(LessonError, match=problem):

@@ -206,9 +206,9 @@ def query_canvas(s: Settings, args: dict) -> Canvas:
 
 
 def query_peak(s: Settings, args: dict) -> A.Truth:
-    """Where on x̂0 the current query pixel's attention peaks (mean of heads), and the region holding most."""
+    """Where on x̂0 the current query pixel's attention peaks (mean of heads), and the region near its peak."""
     what, m, base, _ = _query(s)
-    return A.map_peak(m, base.shape[-1], base.shape[-2], what, float(args.get("mass", 0.5)))
+    return A.map_peak(m, base.shape[-1], base.shape[-2], what, float(args.get("level", 0.5)))
 
 
 def word_canvas(s: Settings, args: dict) -> Canvas:
@@ -220,7 +220,7 @@ def word_canvas(s: Settings, args: dict) -> Canvas:
 def word_peak(s: Settings, args: dict) -> A.Truth:
     """Where on the final image a caption word's cross-attention (mean over the run) peaks."""
     what, m, image = _word(s, args)
-    return A.map_peak(m, image.shape[-1], image.shape[-2], what, float(args.get("mass", 0.5)))
+    return A.map_peak(m, image.shape[-1], image.shape[-2], what, float(args.get("level", 0.5)))
 
 
 def _told(s: Settings, step: int, told: list[int]):

@@ -15,7 +15,7 @@ A lesson file holds the text a teacher edits or translates, in the order of the 
           range: [0, 24, 1]           # slider: lo, hi, step ("steps" as hi = the run's last step)
           options: [...]              # choice: fixed options, or options_from: <a name in answers>
           size: [32, 32]              # click: the image's width and height in pixels (the view's model's)
-          mass: 0.5                   # click: right = inside the cells that hold this share of the map's weight
+          level: 0.5                  # click: right = inside the cells with at least this share of the peak weight
           tolerance: 2                # slider: how far off still counts as right; click: "close" within
                                       #   this many pixels of that region
           reveals: first_read_step    # the measured quantity (diffviz.app.lesson_answers.MEASURES)
@@ -73,7 +73,7 @@ class Question:
     args: dict = field(default_factory=dict)
     width: int = 0                # click: the image's size in pixels (as the class store's questions)
     height: int = 0
-    mass: float = 0.5             # click: a click inside the cells holding this share of the weight is right
+    level: float = 0.5            # click: a click inside the cells with ≥ level × the peak weight is right
 
 
 @dataclass(frozen=True)
@@ -139,16 +139,16 @@ def _question(q, where: str) -> Question:
 
 
 def _size(q: dict, kind: str, where: str) -> dict:
-    """A click question's image size and mass: {"width", "height", "mass"} ({} for other kinds)."""
+    """A click question's image size and level: {"width", "height", "level"} ({} for other kinds)."""
     if kind != "click":
         return {}
     size = q.get("size")
     if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
         raise LessonError(f"{where}: a click question needs size: [width, height] in pixels")
-    mass = q.get("mass", 0.5)
-    if not (isinstance(mass, (int, float)) and 0 < mass <= 1):
-        raise LessonError(f"{where}: a click question's mass is a share of the weight, in (0, 1]")
-    return {"width": size[0], "height": size[1], "mass": float(mass)}
+    level = q.get("level", 0.5)
+    if not (isinstance(level, (int, float)) and 0 < level <= 1):
+        raise LessonError(f"{where}: a click question's level is a share of the peak weight, in (0, 1]")
+    return {"width": size[0], "height": size[1], "level": float(level)}
 
 
 def parse(data, name: str) -> Lesson:

@@ -90,7 +90,7 @@ def question(s, les, si: int, q) -> None:
         return
     try:
         with st.spinner("Measuring on your settings…"):
-            truth = lesson_answers.MEASURES[q.reveals](s, {"mass": q.mass, **q.args})
+            truth = lesson_answers.MEASURES[q.reveals](s, {"level": q.level, **q.args})
             pic = canvas(s, q) if q.kind == "click" else None
     except lesson_answers.Unavailable as e:
         st.info(f"{plain(e, 300)}", icon=":material/info:")
@@ -103,10 +103,10 @@ def question(s, les, si: int, q) -> None:
     st.markdown(f"{truth.why} {q.why}")
     if pic is not None:
         spot = truth.spot
-        st.markdown(f"**Right** means your click falls inside the outlined cells, the fewest that hold {q.mass:.0%} "
-                    f"of the weight; **close** means within {q.tolerance:g} pixels of them. Your click is "
+        st.markdown(f"**Right** means your click falls inside the outlined cells, those given at least {q.level:.0%} "
+                    f"of the peak weight; **close** means within {q.tolerance:g} pixels of them. Your click is "
                     f"{spot.distance(*guess):.1f} pixels from them.")
-        render.plot(reveal.click_figure(pic.image, spot.weights, spot.hot, truth.value, guess, pic.box, q.mass,
+        render.plot(reveal.click_figure(pic.image, spot.weights, spot.hot, truth.value, guess, pic.box, q.level,
                                         title="Measured on your settings: the map, its peak (✕) and your click (○)"),
                     key="lesson-truth-chart")
     elif truth.series:

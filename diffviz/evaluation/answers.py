@@ -14,8 +14,8 @@ change the seed, the model or a setting and the truth follows (tests/test_answer
     finest_skip         skips: the decoder level whose skip has the largest share of fine detail
     judge_accuracy      ablations: a model's measured label accuracy (models/evaluation.json)
     looks_most_at       attention: the ninth of the image a query pixel (or a word) gives most weight
-    map_peak            attention, clicked: where on the image a map's weight peaks, and the region holding
-                        most of it (a click inside that region is right)
+    map_peak            attention, clicked: where on the image a map's weight peaks, and the region where it
+                        is at least half its peak (a click inside that region is right)
     best_told_t         timestep: the t that, told to the network, gives the best x̂0
     told_999_shift      timestep: how far x̂0 moves when the network is told t = 999
     judge_reads         ablations: does the judge still read the digit in an ablated run's final image?
@@ -50,8 +50,8 @@ class Spot:
     """A map drawn over a width × height image: where its weight lies, for judging a click on the image."""
 
     weights: np.ndarray                            # (h, w), sums to 1; cell (r, c) covers a block of pixels
-    hot: np.ndarray                                # (h, w) bool: the fewest cells holding `mass` of the weight
-    mass: float
+    hot: np.ndarray                                # (h, w) bool: the cells with at least `level` × the peak weight
+    level: float
     width: int                                     # the image, in pixels
     height: int
 
@@ -210,23 +210,23 @@ def looks_most_at(m, what: str) -> Truth:
                  {"x": list(REGIONS), "y": w.tolist(), "xtitle": "ninth of the image", "ytitle": "share of the weight"})
 
 
-def map_peak(m, width: int, height: int, what: str, mass: float = 0.5) -> Truth:
+def map_peak(m, width: int, height: int, what: str, level: float = 0.5) -> Truth:
     """Where map ``m`` (h, w), drawn over a ``width`` × ``height`` image, puts its largest weight: the value is
-    that cell's centre (x, y) in image pixels; the spot's hot region is the fewest cells holding ``mass``."""
+    that cell's centre (x, y) in image pixels; the spot's hot region is every cell with at least ``level`` ×
+    the peak weight (a plateau, such as a word's map over its whole shape, stays one region)."""
     m = np.clip(np.asarray(m, np.float64), 0, None)
     w = m / m.sum() if m.sum() > 0 else np.full(m.shape, 1.0 / m.size)
-    order = np.argsort(-w, axis=None, kind="stable")
-    k = int(np.searchsorted(np.cumsum(w.ravel()[order]), mass - 1e-12) + 1)
-    hot = np.zeros(w.shape, bool)
-    hot.ravel()[order[:k]] = True
-    r, c = np.unravel_index(order[0], w.shape)
+    r, c = np.unravel_index(int(np.argmax(w)), w.shape)
+    hot = w >= level * w[r, c]
+    k, mass = int(hot.sum()), float(w[hot].sum())
     sy, sx = height / w.shape[0], width / w.shape[1]
     x, y = round(float((c + 0.5) * sx - 0.5), 1), round(float((r + 0.5) * sy - 0.5), 1)
     why = (f"{what} gives its largest weight, {w[r, c]:.1%}, to the cell around x {x:g}, y {y:g} (an even spread "
            f"would give each of the {w.size} cells {1 / w.size:.1%}); {k} cell{'s' if k > 1 else ''} "
-           f"({k / w.size:.0%} of the image, outlined) hold{'s' if k == 1 else ''} {mass:.0%} of the weight.")
+           f"({k / w.size:.0%} of the image, outlined) get at least {level:.0%} of that, together {mass:.0%} of "
+           "the weight.")
     return Truth((x, y), f"x {x:g}, y {y:g} ({w[r, c]:.0%} of the weight)", why,
-                 spot=Spot(w, hot, mass, int(width), int(height)))
+                 spot=Spot(w, hot, level, int(width), int(height)))
 
 
 def click_text(x: float, y: float) -> str:
@@ -278,8 +278,8 @@ def judge_reads(image, label: int, what: str) -> Truth:
 def grade(kind: str, guess, truth: Truth, tolerance: float = 0) -> str:
     """"right", "close" (a number within twice the tolerance) or "off": the guess next to the truth.
 
-    A click (x, y) is right inside the map's hot region (the cells holding most of its weight) and close
-    within ``tolerance`` pixels of it.
+    A click (x, y) is right inside the map's hot region (the cells with at least `level` × its peak weight)
+    and close within ``tolerance`` pixels of it.
     """
     if kind == "click" and truth.spot is not None:
         d = truth.spot.distance(*guess)

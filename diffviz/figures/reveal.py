@@ -45,18 +45,18 @@ def reveal_figure(series: dict, truth, guess=None, numeric: bool = True, height:
 
 
 def click_figure(image, weights, hot, truth: tuple, guess: tuple | None = None, box: tuple | None = None,
-                 mass: float = 0.5, title: str | None = None, height: int = 440) -> go.Figure:
+                 level: float = 0.5, title: str | None = None, height: int = 440) -> go.Figure:
     """A click question's reveal: the measured map ``weights`` (h, w) over the (C, H, W) ``image``, the hot
-    region ``hot`` (h, w bool) outlined, the measured peak ``truth`` (a green ✕) and the learner's click
+    region ``hot`` (h, w bool, cells with ≥ ``level`` × the peak) outlined, the measured peak ``truth`` (a green ✕) and the learner's click
     ``guess`` (an orange ring), in image pixels."""
     w = np.asarray(weights, np.float64)
     h_, w_ = w.shape
     H, W = np.asarray(image).shape[-2:]
     sy, sx = H / h_, W / w_
     fig = image_figure(np.asarray(image, np.float32), title, height=height, colorbar=False)
-    fig.update_traces(opacity=0.6, name="the image", selector=0)           # dimmed: the heat reads on top
+    fig.update_traces(name="the image", selector=0)
     fig.add_trace(go.Heatmap(z=w, x0=(sx - 1) / 2, dx=sx, y0=(sy - 1) / 2, dy=sy, colorscale=HEAT, zmin=0,
-                             zmax=float(w.max()) or 1.0, opacity=0.6, zsmooth=False, name="share of the weight",
+                             zmax=float(w.max()) or 1.0, zsmooth=False, name="share of the weight",
                              colorbar={**COLORBAR, "title": {"text": "share of the weight", "side": "top"}},
                              hovertemplate="x %{x:.0f}, y %{y:.0f}: %{z:.1%} of the weight<extra></extra>"))
     xs, ys = [], []
@@ -70,7 +70,7 @@ def click_figure(image, weights, hot, truth: tuple, guess: tuple | None = None, 
                 xs += [seg[0][0], seg[1][0], None]
                 ys += [seg[0][1], seg[1][1], None]
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": TRUTH, "width": 3}, hoverinfo="skip",
-                             name=f"cells holding {mass:.0%} of the weight"))
+                             name=f"cells with ≥ {level:.0%} of the peak"))
     if box is not None:
         fig.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line={"color": QUERY, "width": 3})
     return marks(fig, truth=truth, mine=guess)
