@@ -99,7 +99,8 @@ with left:
 with right:
     rows = [{"stage": st_.replace("encoder.", "enc ").replace("decoder.", "dec "),
              "resolution": cfg.resolution(level_of(st_)), "channels": channels_of(st_)} for st_ in STAGES]
-    render.plot(diagram.architecture(rows, title="Resolution shrinks, channels grow — and back", height=300))
+    render.plot(diagram.architecture(rows, title="Resolution shrinks, channels grow — and back", height=300),
+                numbers={k: [r[k] for r in rows] for k in ("stage", "resolution", "channels")})
     st.caption("Values per feature map stack (channels × height × width): " + ", ".join(
         f"{r['stage']} {r['channels']}×{r['resolution']}×{r['resolution']} = "
         f"{r['channels'] * r['resolution'] ** 2:,}" for r in rows[:L + 1]) + ". "

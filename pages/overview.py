@@ -37,7 +37,9 @@ block = params.choice_param("block", "Explain a block", blocks, "encoder.0" if "
 cond_text = (f"label {s.label}" if cfg.conditioning == "class" else "the caption")
 unet_fig = diagram.unet_diagram(cfg, fp.shapes, selected=block, t=fp.t,
                                condition=str(s.label) if cfg.conditioning == "class" else None)
-render.chart(unet_fig, key="diagram", config={"staticPlot": True})
+render.chart(unet_fig, key="diagram", config={"staticPlot": True},
+             numbers={"part": list(fp.shapes), "shape (batch, channels, height, width)":
+                      [diagram.fmt_shape(v) for v in fp.shapes.values()]})
 st.caption(f"Shapes are (batch, channels, height, width), read from the forward pass at t = {fp.t} with "
            f"{cond_text} and seed {s.seed}. This diagram is the legend of every page: blues = encoder levels, "
            "vermilions = decoder levels (the deeper the level, the darker), purple = bottleneck, green = skip "

@@ -14,3 +14,24 @@ def app(page: str, **params) -> AppTest:
         at.query_params[k] = str(v)
     at.switch_page(page)
     return at.run()
+
+
+def untold_figures(at: AppTest) -> list[str]:
+    """The figures of a page without a text alternative: a plotly chart (heat map, image, curve) not
+    followed by its "The numbers" expander, an image without alt text. [] when every one has one."""
+    bad = []
+
+    def walk(node):
+        kids = list(getattr(node, "children", {}).values())
+        for i, el in enumerate(kids):
+            kind = getattr(el, "type", None)
+            if kind == "plotly_chart":
+                after = kids[i + 1] if i + 1 < len(kids) else None
+                if getattr(after, "type", None) != "expander" or not after.label.startswith("The numbers"):
+                    bad.append(f"a chart without its numbers: {el.proto.id}")
+            elif kind == "image":
+                bad.extend([f"an image without alt text: {im.caption or im.url[:40]}" for im in el.proto.imgs
+                            if not im.alt.strip()])
+            walk(el)
+    walk(at._tree)
+    return bad

@@ -1,8 +1,8 @@
 """axe-core in Chromium on every page, plain and in presenter mode: no violation of impact serious or critical.
 
 axe-core comes from npm (`npm install --prefix tools/axe`, as .ci/run does); Playwright injects it into each
-page after the page has settled. One server, one browser, every page, both URL variants (presenter mode,
-``?present=1``, is checked the same way once it exists; until then the parameter is ignored by the app).
+page after the page has settled. One server, one browser, every page, both URL variants (plain and presenter
+mode, ``?present=1``), and the lesson box on a click question, plain and presenting.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ pytestmark = pytest.mark.browser
 
 AXE = ROOT / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 VARIANTS = ["", "present=1"]
+# The lesson box on a step with a click question (the image to click, the x and y boxes), plain and presenting.
+LESSON = "lesson=attention&lstep=2&model=shapes&steps=5"
+EXTRA = [("attention", LESSON), ("attention", LESSON + "&present=1")]
 BAD = ("serious", "critical")
 
 
@@ -47,18 +50,17 @@ def test_no_serious_or_critical_axe_violation_on_any_page():
             context = browser.new_context(viewport={"width": 1280, "height": 720}, locale="en-US")
             context.set_default_timeout(RUN_TIMEOUT_MS)
             page = context.new_page()
-            for p in app_pages():
-                for qs in VARIANTS:
-                    t1 = time.monotonic()
-                    url = server.url(p.url, qs)
-                    page.goto(url, wait_until="domcontentloaded")
-                    settle(page, quiet_s=0.5)
-                    assert not problems(page), (url, problems(page))
-                    page.add_script_tag(path=str(AXE))
-                    bad = _violations(page)
-                    if bad:
-                        found[url.split("/", 3)[-1]] = bad
-                    timings[f"{p.name}?{qs}"] = round(time.monotonic() - t1, 1)
+            for path, qs in [(p.url, qs) for p in app_pages() for qs in VARIANTS] + EXTRA:
+                t1 = time.monotonic()
+                url = server.url(path, qs)
+                page.goto(url, wait_until="domcontentloaded")
+                settle(page, quiet_s=0.5)
+                assert not problems(page), (url, problems(page))
+                page.add_script_tag(path=str(AXE))
+                bad = _violations(page)
+                if bad:
+                    found[url.split("/", 3)[-1]] = bad
+                timings[f"{path}?{qs}"] = round(time.monotonic() - t1, 1)
             browser.close()
     finally:
         server.stop()

@@ -148,6 +148,45 @@ def test_word_looks_at_follows_the_caption():
     assert "left" in a.value and "right" in b.value
 
 
+def test_query_peak_follows_the_query_pixel_and_the_step():
+    """The click question's truth: where on x̂0 a query's attention peaks, with the region at ≥ half the peak."""
+    tr = run(capture=("*.self_attn.probs",))
+    probs = lambda i: tr.traces[i]["bottleneck.attn.self_attn.probs"][0]
+    a = A.map_peak(readings.attention_map(probs(5), 5, 1), 28, 28, "q")
+    b = A.map_peak(readings.attention_map(probs(5), 1, 5), 28, 28, "q")
+    c = A.map_peak(readings.attention_map(probs(1), 5, 1), 28, 28, "q")
+    differ(a, b)
+    differ(a, c)
+    assert a.spot.hot.sum() >= 1 and abs(a.spot.weights.sum() - 1) < 1e-9
+    assert A.grade("click", a.value, a, 0) == "right"                    # the peak itself lies in the region
+
+
+def test_word_peak_follows_the_caption():
+    from diffviz.data import text
+
+    def peak(prompt):
+        tr = run("shapes", cond=prompt, capture=("*.cross_attn.probs",))
+        tokens = text.token_labels(prompt)
+        maps = np.stack([readings.token_maps(p, len(tokens)) for p in
+                         readings.stack_steps(tr.traces, "decoder.1.attn.0.cross_attn.probs")])
+        return A.map_peak(maps.mean(axis=0)[tokens.index("red")], 32, 32, "red")
+    a, b = peak("a large red circle at the top left"), peak("a large red circle at the bottom right")
+    differ(a, b)
+    assert a.value[0] < 16 and a.value[1] < 16 and b.value[0] >= 16 and b.value[1] >= 16, (a.value, b.value)
+
+
+def test_a_click_is_graded_from_the_map_itself():
+    m = np.zeros((4, 4))
+    m[0, 3], m[1, 3], m[3, 0] = 0.6, 0.25, 0.15                           # 8 × 8 pixels: cells of 2 × 2
+    t = A.map_peak(m, 8, 8, "m", level=0.5)
+    assert t.value == (6.5, 0.5) and t.spot.hot.sum() == 1                # only the peak has ≥ half its weight
+    assert [A.grade("click", g, t, 2) for g in ((7, 1), (6, 3), (0, 7))] == ["right", "close", "off"]
+    wide = A.map_peak(m, 8, 8, "m", level=0.4)                            # ≥ 40% of the peak: the two top-right cells
+    assert wide.spot.hot.sum() == 2 and A.grade("click", (6, 3), wide, 0) == "right"
+    assert A.parse_click("6,3", 8, 8) == (6.0, 3.0) and A.parse_click("9,3", 8, 8) is None
+    assert A.parse_click("a,b", 8, 8) is None and A.click_text(6.0, 3.5) == "6,3.5"
+
+
 def _told(step, told):
     m, _ = zoo.load("mnist")
     tr = run()

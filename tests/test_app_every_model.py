@@ -1,4 +1,5 @@
-"""Every lesson page renders cleanly with every shipped model (the zoo's real checkpoints)."""
+"""Every lesson page renders cleanly with every shipped model (the zoo's real checkpoints), and every figure it
+shows has its text alternative (a chart its "The numbers" expander, an image its alt text)."""
 
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 torch.set_num_threads(1)
 
+from apptest import untold_figures  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from benchmarks.pages import app_pages  # noqa: E402
@@ -35,4 +37,5 @@ def test_every_page_is_clean_with_every_shipped_model(model):
         problems = ([str(e.message)[:300] for e in at.exception] + [e.value for e in at.error]
                     + [w.value for w in at.warning])
         assert not problems, f"{script} with {model}: {problems}"
+        assert untold_figures(at) == [], f"{script} with {model}: figures without a text alternative"
         assert at.session_state["settings"].model == model

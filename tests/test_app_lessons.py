@@ -4,7 +4,7 @@ and only then is the measured truth revealed, beside the guess."""
 from __future__ import annotations
 
 import pytest
-from apptest import app
+from apptest import app, untold_figures
 
 pytestmark = pytest.mark.usefixtures("as_served")
 OVERVIEW = "pages/overview.py"
@@ -98,3 +98,44 @@ def test_a_link_opens_its_steps_page_with_its_view():
     assert [t.value for t in at.title] == ["Forward process: from image to noise"]
     assert at.slider(key="p_t").value == 500 and at.query_params["t"] == "500"
     assert "step 3 of 3" in texts(at)
+
+
+def test_a_click_question_is_answered_by_typing_x_and_y_and_reveals_the_map_of_the_links_query():
+    at = app("pages/attention.py", lesson="attention", lstep=1, steps=5)
+    assert not at.exception and at.button(key="lesson-reveal").disabled
+    at.number_input(key="lq-attention-0-x").set_value(20).run()
+    assert at.button(key="lesson-reveal").disabled and measured(at) is None     # x alone is no answer
+    at.number_input(key="lq-attention-0-y").set_value(6).run()
+    at.button(key="lesson-reveal").click().run()
+    assert not at.exception and at.query_params["answer"] == "20,6"
+    assert {m.label: m.value for m in at.metric}["Your guess"] == "x 20, y 6"
+    assert any(w in texts(at) for w in ("✓ right", "≈ close", "✗ off")) and "pixels from them" in texts(at)
+    assert untold_figures(at) == []                                  # the reveal's map has its numbers
+    shown = {measured(at)}
+    for qx, qy in ((5, 1), (3, 3)):                                  # another query pixel, another truth
+        shown.add(measured(app("pages/attention.py", lesson="attention", lstep=1, steps=5, qx=qx, qy=qy,
+                               answer="20,6", revealed=1)))
+    assert len(shown) >= 2 and all(v.startswith("x ") for v in shown), shown
+
+
+def test_a_click_off_the_image_in_the_link_is_refused():
+    at = app("pages/attention.py", lesson="attention", lstep=1, steps=5, answer="40,6", revealed=1)
+    assert any("does not fit" in w.value for w in at.warning) and measured(at) is None
+
+
+def test_the_text_alternative_check_catches_a_bare_chart_and_an_image_without_alt():
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import numpy as np
+        import plotly.graph_objects as go
+        import streamlit as st
+
+        from diffviz.app import render
+        render.chart(go.Figure(go.Heatmap(z=np.eye(3))), key="told")          # with its numbers
+        st.plotly_chart(go.Figure(go.Heatmap(z=np.eye(3))), key="bare")      # without
+        st.image(np.zeros((4, 4)), caption="c")                                # no alt text
+
+    at = AppTest.from_function(page).run()
+    bad = untold_figures(at)
+    assert len(bad) == 2 and "bare" in bad[0] and "alt" in bad[1], bad

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from apptest import app
+from apptest import app, untold_figures
 
 from diffviz.data import drawing
 
@@ -36,6 +36,7 @@ def test_inversion_reading_and_map_on_request(as_served):
     assert not at.exception, [e.value for e in at.exception]
     shown = texts(at)
     assert all(w in shown for w in ("Invert it:", "Read it:", "Place it:"))   # inversion, zero-shot, bottleneck map
+    assert untold_figures(at) == []                                # every chart has its numbers
 
 
 def test_a_drawing_from_the_link_is_used_and_kept(as_served):

@@ -9,6 +9,7 @@ import pytest
 
 from diffviz.app import lesson_answers, lesson_files
 from diffviz.app.lesson_files import LessonError, parse
+from diffviz.model import zoo
 
 ROOT = lesson_files.LESSONS_DIR.parent
 ORDER = ["forward", "denoise", "parity", "inside", "skips", "attention", "timestep", "ablation"]
@@ -55,7 +56,18 @@ def test_every_question_names_a_measured_quantity(lessons):
                 _lo, hi, step = q.range
                 assert isinstance(hi, int) or hi in ("steps", "bottleneck_channels"), hi
                 assert step > 0 and q.tolerance >= 0
-            assert q.ask.strip() and q.why.strip()
+            if q.kind == "click":                                 # answered on an image of its stated size
+                assert q.reveals in lesson_answers.CANVASES, (les.id, q.reveals)
+                assert "model" in st.view, (les.id, "a click question's view names its model")
+                size = zoo.load(st.view["model"])[0].config.image_size
+                assert (q.width, q.height) == (size, size), (les.id, q.width, q.height, size)
+                assert 0 < q.level <= 1 and q.tolerance >= 0
+            assert q.kind in lesson_files.KINDS and q.ask.strip() and q.why.strip()
+
+
+def test_every_kind_of_question_is_asked(lessons):
+    kinds = {st.question.kind for les in lessons for st in les.steps if st.question is not None}
+    assert kinds == set(lesson_files.KINDS), kinds
 
 
 def test_every_step_text_is_two_or_three_sentences(lessons):
@@ -106,6 +118,13 @@ def test_default_page_is_the_overview():
     ({"id": "x", "order": 1, "title": "t", "steps": [{"view": {"page": "forward"}, "look": "a.",
                                                      "question": {"ask": "?", "kind": "sketch", "reveals": "r",
                                                                   "why": "w"}}] * 2}, "kind"),
+    ({"id": "x", "order": 1, "title": "t", "steps": [{"view": {"page": "forward"}, "look": "a.",
+                                                     "question": {"ask": "?", "kind": "click", "reveals": "r",
+                                                                  "why": "w"}}] * 2}, "size"),
+    ({"id": "x", "order": 1, "title": "t", "steps": [{"view": {"page": "forward"}, "look": "a.",
+                                                     "question": {"ask": "?", "kind": "click", "reveals": "r",
+                                                                  "why": "w", "size": [8, 8], "level": 2}}] * 2},
+     "level"),
 ])
 def test_a_broken_lesson_says_what_is_wrong(data, problem):
     with pytest.raises(LessonError, match=problem):

@@ -3,10 +3,13 @@
 Every entry of `MEASURES` gathers its inputs from the same cached runs the pages use (the
 trajectory, the first forward pass, the noise probe, the evaluation table) and hands them to the
 library's `diffviz.evaluation.answers`, which computes the `Truth`. `OPTIONS` builds a choice
-question's options from the model (e.g. the shapes the network could output).
+question's options from the model (e.g. the shapes the network could output); `CANVASES` the image a
+click question is answered on.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -138,22 +141,30 @@ def _attention(s: Settings):
     return model.config, self_blocks, cross, runs.trajectory(s, capture=capture)
 
 
-def looks_most_at(s: Settings, args: dict) -> A.Truth:
-    """Where the current query pixel looks most (mean of heads) in the attention page's chosen block."""
+def _query(s: Settings):
+    """The attention page's current query: (what, its map (side, side), the x̂0 it is drawn on, (qx, qy, side))."""
     _cfg, blocks, _, tr = _attention(s)
     i = int(current("level", len(blocks) - 1)) if st.session_state.get("_owner_p_level") in (None, "attention") \
         else len(blocks) - 1
     block = blocks[min(max(i, 0), len(blocks) - 1)]
-    probs = tr.traces[_step(s)][f"{block}.self_attn.probs"][0]                  # (heads, N, N)
+    step = _step(s)
+    probs = tr.traces[step][f"{block}.self_attn.probs"][0]                      # (heads, N, N)
     side = round(probs.shape[-1] ** 0.5)
     qx = min(max(int(current("qx", side * 4 // 7)), 0), side - 1)
     qy = min(max(int(current("qy", side * 2 // 7)), 0), side - 1)
-    m = readings.attention_map(probs, qy, qx)
-    return A.looks_most_at(m, f"The query pixel ({qx}, {qy}) of {block} at step {_step(s)}")
+    base = np.clip(tr.pred_x0[step, 0].astype(np.float32), -1, 1)             # (C, H, W)
+    what = f"The query pixel ({qx}, {qy}) of {block} at step {step} (mean of heads)"
+    return what, readings.attention_map(probs, qy, qx), base, (qx, qy, side)
 
 
-def word_looks_at(s: Settings, args: dict) -> A.Truth:
-    """Where a caption word's cross-attention lands, mean over the whole run (the attention page's map)."""
+def looks_most_at(s: Settings, args: dict) -> A.Truth:
+    """Where the current query pixel looks most (mean of heads) in the attention page's chosen block."""
+    what, m, _, _ = _query(s)
+    return A.looks_most_at(m, what)
+
+
+def _word(s: Settings, args: dict):
+    """(what, the word's cross-attention map over the whole run, the final image it is drawn on)."""
     from diffviz.data import text
     _cfg, _, cross, tr = _attention(s)
     if not cross:
@@ -163,8 +174,53 @@ def word_looks_at(s: Settings, args: dict) -> A.Truth:
     if word not in tokens:
         raise Unavailable(f"The caption “{s.prompt}” has no “{word}”: put it back in the sidebar's caption.")
     key = f"{cross[-1]}.cross_attn.probs"
-    maps = np.stack([readings.token_maps(p, len(tokens)) for p in readings.stack_steps(tr.traces, key)])
-    return A.looks_most_at(maps.mean(axis=0)[tokens.index(word)], f"The word “{word}”, over the whole run,")
+    maps = runs.derived(("lesson-word-maps", runs.run_key(s), key, tuple(tokens)), lambda: np.stack(
+        [readings.token_maps(p, len(tokens)) for p in readings.stack_steps(tr.traces, key)]).mean(axis=0))
+    return f"The word “{word}”, over the whole run,", maps[tokens.index(word)], np.clip(tr.final[0], -1, 1)
+
+
+def word_looks_at(s: Settings, args: dict) -> A.Truth:
+    """Where a caption word's cross-attention lands, mean over the whole run (the attention page's map)."""
+    what, m, _ = _word(s, args)
+    return A.looks_most_at(m, what)
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """The image a click question is answered on (shown before anything is revealed)."""
+
+    image: np.ndarray                         # (C, H, W) in [-1, 1]
+    title: str
+    box: tuple | None = None                  # (x0, y0, x1, y1) in pixels: the query pixel's cell, outlined
+
+
+def _query_box(qx: int, qy: int, side: int, image) -> tuple:
+    sy, sx = image.shape[-2] / side, image.shape[-1] / side
+    return qx * sx - 0.5, qy * sy - 0.5, (qx + 1) * sx - 0.5, (qy + 1) * sy - 0.5
+
+
+def query_canvas(s: Settings, args: dict) -> Canvas:
+    """x̂0 at the current step with the query pixel's cell outlined."""
+    _, _, base, (qx, qy, side) = _query(s)
+    return Canvas(base, f"x̂0 at step {_step(s)}: the query is the orange square", _query_box(qx, qy, side, base))
+
+
+def query_peak(s: Settings, args: dict) -> A.Truth:
+    """Where on x̂0 the current query pixel's attention peaks (mean of heads), and the region near its peak."""
+    what, m, base, _ = _query(s)
+    return A.map_peak(m, base.shape[-1], base.shape[-2], what, float(args.get("level", 0.5)))
+
+
+def word_canvas(s: Settings, args: dict) -> Canvas:
+    """The run's final image, on which the word's map is drawn."""
+    _, _, image = _word(s, args)
+    return Canvas(image, f"the final image of seed {s.seed}: where will “{args.get('word', 'red')}” attend?")
+
+
+def word_peak(s: Settings, args: dict) -> A.Truth:
+    """Where on the final image a caption word's cross-attention (mean over the run) peaks."""
+    what, m, image = _word(s, args)
+    return A.map_peak(m, image.shape[-1], image.shape[-2], what, float(args.get("level", 0.5)))
 
 
 def _told(s: Settings, step: int, told: list[int]):
@@ -214,8 +270,10 @@ MEASURES = {
     "worst_noise_level": worst_noise_level, "output_shape": output_shape, "channels_for_90": channels_for_90,
     "finest_skip": finest_skip, "judge_accuracy": judge_accuracy, "looks_most_at": looks_most_at,
     "word_looks_at": word_looks_at, "best_told_t": best_told_t, "told_999_shift": told_999_shift,
-    "ablated_judge_reads": ablated_judge_reads,
+    "ablated_judge_reads": ablated_judge_reads, "query_peak": query_peak, "word_peak": word_peak,
 }
+
+CANVASES = {"query_peak": query_canvas, "word_peak": word_canvas}      # a click question's image, by its measure
 
 OPTIONS = {
     "shape_options": lambda s: A.shape_options(runs.first_pass(s).shapes),

@@ -11,10 +11,13 @@ A lesson file holds the text a teacher edits or translates, in the order of the 
         look: Two or three sentences on what to look at.
         question:                     # optional: predict, then reveal
           ask: At which step ...?
-          kind: slider                # slider | choice
+          kind: slider                # slider | choice | click
           range: [0, 24, 1]           # slider: lo, hi, step ("steps" as hi = the run's last step)
           options: [...]              # choice: fixed options, or options_from: <a name in answers>
-          tolerance: 2                # slider: how far off still counts as right
+          size: [32, 32]              # click: the image's width and height in pixels (the view's model's)
+          level: 0.5                  # click: right = inside the cells with at least this share of the peak weight
+          tolerance: 2                # slider: how far off still counts as right; click: "close" within
+                                      #   this many pixels of that region
           reveals: first_read_step    # the measured quantity (diffviz.app.lesson_answers.MEASURES)
           args: {}                    # its fixed arguments (e.g. the model whose accuracy is asked)
           why: One general sentence that is true on every setting.
@@ -47,7 +50,7 @@ VIEW_PARAMS = {
     "ablation": ("a_model", "b_model", "a_skip0", "b_skip0", "a_skip1", "b_skip1", "a_attn2", "b_attn2",
                  "a_nocond", "b_nocond", "a_wrong", "b_wrong", "a_told", "b_told", "seeds", "step"),
 }
-KINDS = ("slider", "choice")
+KINDS = ("slider", "choice", "click")
 LESSON_PARAMS = ("lesson", "lstep", "revealed", "answer")      # the lesson's own permalink state
 
 
@@ -60,14 +63,17 @@ class Question:
     """A predict-then-reveal question: the learner answers, then the measured truth is shown."""
 
     ask: str
-    kind: str                     # "slider" or "choice"
+    kind: str                     # "slider", "choice" or "click"
     reveals: str                  # a name in lesson_answers.MEASURES
     why: str
     options: tuple = ()
     options_from: str = ""
     range: tuple = ()             # (lo, hi, step); hi may be "steps" (the run's last step)
-    tolerance: float = 0
+    tolerance: float = 0          # slider: in its units; click: in pixels
     args: dict = field(default_factory=dict)
+    width: int = 0                # click: the image's size in pixels (as the class store's questions)
+    height: int = 0
+    level: float = 0.5            # click: a click inside the cells with ≥ level × the peak weight is right
 
 
 @dataclass(frozen=True)
@@ -123,12 +129,26 @@ def _question(q, where: str) -> Question:
     out = Question(ask=_need(q, "ask", str, where), kind=kind, reveals=_need(q, "reveals", str, where),
                    why=_need(q, "why", str, where), options=tuple(q.get("options") or ()),
                    options_from=str(q.get("options_from") or ""), range=tuple(q.get("range") or ()),
-                   tolerance=float(q.get("tolerance", 0)), args=dict(q.get("args") or {}))
+                   tolerance=float(q.get("tolerance", 0)), args=dict(q.get("args") or {}),
+                   **_size(q, kind, where))
     if kind == "slider" and len(out.range) != 3:
         raise LessonError(f"{where}: a slider question needs range: [lo, hi, step]")
     if kind == "choice" and not out.options and not out.options_from:
         raise LessonError(f"{where}: a choice question needs options or options_from")
     return out
+
+
+def _size(q: dict, kind: str, where: str) -> dict:
+    """A click question's image size and level: {"width", "height", "level"} ({} for other kinds)."""
+    if kind != "click":
+        return {}
+    size = q.get("size")
+    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise LessonError(f"{where}: a click question needs size: [width, height] in pixels")
+    level = q.get("level", 0.5)
+    if not (isinstance(level, (int, float)) and 0 < level <= 1):
+        raise LessonError(f"{where}: a click question's level is a share of the peak weight, in (0, 1]")
+    return {"width": size[0], "height": size[1], "level": float(level)}
 
 
 def parse(data, name: str) -> Lesson:

@@ -14,10 +14,8 @@ import html
 
 import streamlit as st
 
-from diffviz.app import lesson_answers, lesson_files, presenter, render
+from diffviz.app import lesson_files, lesson_questions, presenter
 from diffviz.app.notices import notice, plain
-from diffviz.evaluation.answers import grade
-from diffviz.figures import reveal
 
 WIDGET_KEYS = {"step": ("p_step", "p_unet_step"), "block": ("p_block", "p_film_block"),
                "model": ("p_model", "p_guidance")}      # a new model starts from its own default guidance
@@ -133,6 +131,7 @@ LINK_CSS = """<style>
 .st-key-lesson-panel a.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem; border-radius: 0.5rem;
   border: 1px solid rgba(49, 51, 63, 0.3); text-decoration: none; color: inherit; font-weight: 600; }
 .st-key-lesson-panel a.lesson-link.next { background: #0072B2; border-color: #0072B2; color: #ffffff; }
+.st-key-lesson-panel a.lesson-link:focus-visible { outline: 3px solid #E69F00; outline-offset: 3px; }
 .st-key-lesson-panel span.lesson-link { display: block; text-align: center; padding: 0.45rem 0.8rem;
   border-radius: 0.5rem; border: 1px dashed rgba(49, 51, 63, 0.3); }
 </style>"""
@@ -191,7 +190,7 @@ def panel(s, page, groups: dict) -> None:
     box.markdown(step.look)
     if step.question is not None:
         with box:
-            _question(s, les, si, step.question)
+            lesson_questions.question(s, les, si, step.question)
     prev, nxt = _neighbours(li, si)
     c1, c2, c3, _ = box.columns([1, 1, 1, 3] if not present else [1, 1, 1.4, 2.6])
     st.html(LINK_CSS)
@@ -215,82 +214,4 @@ def _start_menu(ls) -> None:
     presenter.toggle(sb)
 
 
-def _options(s, q) -> list:
-    if q.options:
-        return list(q.options)
-    return list(lesson_answers.OPTIONS[q.options_from](s))
-
-
-def _range(s, q) -> tuple[int, int, int]:
-    lo, hi, step = q.range
-    named = {"steps": lambda: s.steps - 1,
-             "bottleneck_channels": lambda: lesson_answers.runs.load_model(s.model)[0].config.channels[-1]}
-    hi = named[hi]() if isinstance(hi, str) else hi
-    return int(lo), int(hi), int(step)
-
-
-def _parse_answer(s, q, raw):
-    """The link's answer as a guess for question ``q``, or None (with a notice) when it is not one."""
-    if q.kind == "slider":
-        lo, hi, _ = _range(s, q)
-        try:
-            v = int(float(raw))
-        except ValueError:
-            v = None
-        if v is not None and lo <= v <= hi:
-            return v
-    elif raw in _options(s, q):
-        return raw
-    notice(f"The link's answer “{plain(raw, 30)}” does not fit this question; answer it again.")
-    return None
-
-
-def _question(s, les, si: int, q) -> None:
-    """Predict (a slider or a choice), then reveal the measured truth beside the guess."""
-    key = f"lq-{les.id}-{si}"
-    raw = st.query_params.get("answer")
-    guess = _parse_answer(s, q, raw) if raw is not None else None
-    revealed = st.query_params.get("revealed") in ("1", "true") and guess is not None
-    if revealed:
-        st.session_state[key] = guess
-    st.markdown(f"**Predict first:** {q.ask}")
-    if q.kind == "slider":
-        lo, hi, step = _range(s, q)
-        now = st.session_state.get(key)
-        st.session_state[key] = min(max(int(now if now is not None else lo + (hi - lo) // 2 // step * step), lo), hi)
-        value = st.slider("Your guess", lo, hi, step=step, key=key, disabled=revealed)
-    else:
-        opts = _options(s, q)
-        if st.session_state.get(key) not in opts:
-            st.session_state.pop(key, None)
-        value = st.radio("Your guess", opts, index=None, key=key, disabled=revealed, horizontal=True)
-    if not revealed:
-        st.button("Lock in my guess and reveal the measured answer", key="lesson-reveal", disabled=value is None,
-                  on_click=_reveal, args=(value,))
-        if value is None:
-            st.caption("Choose an answer first: the measurement is shown only after you have committed to one.")
-        return
-    try:
-        with st.spinner("Measuring on your settings…"):
-            truth = lesson_answers.MEASURES[q.reveals](s, q.args)
-    except lesson_answers.Unavailable as e:
-        st.info(f"{plain(e, 300)}", icon=":material/info:")
-        return
-    mark = grade(q.kind, guess, truth, q.tolerance)
-    c1, c2, c3 = st.columns([2, 3, 1])
-    c1.metric("Your guess", str(guess))
-    c2.metric("Measured now", truth.shown)
-    c3.markdown({"right": "### ✓ right", "close": "### ≈ close", "off": "### ✗ off"}[mark])
-    st.markdown(f"{truth.why} {q.why}")
-    if truth.series:
-        render.plot(reveal.reveal_figure(truth.series, truth.value, guess, numeric=q.kind == "slider"),
-                    key="lesson-truth-chart")
-    st.button("Answer again", key="lesson-again", on_click=_unreveal)
-
-
-def _reveal(value) -> None:
-    st.query_params.from_dict({**st.query_params.to_dict(), "answer": str(value), "revealed": "1"})
-
-
-def _unreveal() -> None:
-    st.query_params.from_dict({k: v for k, v in st.query_params.to_dict().items() if k not in ("answer", "revealed")})
+_options, _range = lesson_questions.options, lesson_questions.value_range     # class mode's adapter uses them

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from diffviz.app.cache import BoundedCache
+from diffviz.figures import numbers as numbers_mod
 from diffviz.figures.images import upscale
 from diffviz.figures.palette import THEME_TEXT
 
@@ -35,27 +36,47 @@ def shared_chart(cache_key: tuple, build, key: str | None = None, where=None, **
         if colour:
             fig.update_layout(font_color=colour)
         return fig
-    chart(FIGURES.get_or_compute(("chart", colour) + tuple(cache_key), themed), key=key, where=where,
-          themed=True, **kw)
+    fig = FIGURES.get_or_compute(("chart", colour) + tuple(cache_key), themed)
+    text = FIGURES.get_or_compute(("numbers",) + tuple(cache_key), lambda: numbers_mod.figure_text(fig))
+    chart(fig, key=key, where=where, themed=True, numbers=text, **kw)
 
 
 def shared_plot(cache_key: tuple, build, key: str | None = None, where=None) -> None:
     """`plot` of the figure ``build()`` makes, built once per ``cache_key`` and shared by all sessions."""
-    plot(FIGURES.get_or_compute(("plot",) + tuple(cache_key), build), key=key, where=where)
+    fig = FIGURES.get_or_compute(("plot",) + tuple(cache_key), build)
+    text = FIGURES.get_or_compute(("numbers",) + tuple(cache_key), lambda: numbers_mod.figure_text(fig))
+    plot(fig, key=key, where=where, numbers=text)
 
 
-def chart(fig, key: str | None = None, where=None, themed: bool = False, **kw) -> None:
-    """Show a plotly figure in the app's theme, without the toolbar, with full-contrast text.
+def numbers_expander(fig_or_text, where=None, label: str = "The numbers") -> None:
+    """The text alternative of the figure just above: an expander with the values a sighted reader reads
+    off it (``fig_or_text``: the figure itself, a {column: values} table, or Markdown)."""
+    if isinstance(fig_or_text, dict):
+        text = numbers_mod.columns_text(fig_or_text)
+    elif isinstance(fig_or_text, str):
+        text = fig_or_text
+    else:
+        text = numbers_mod.figure_text(fig_or_text)
+    with (where or st).expander(label, icon=":material/table:"):
+        st.markdown(text or "This figure draws no numbers: the text beside it says what it shows.")
+
+
+def chart(fig, key: str | None = None, where=None, themed: bool = False, numbers=None, **kw):
+    """Show a plotly figure in the app's theme, without the toolbar, with full-contrast text, and its
+    numbers in an expander below (``numbers``: a table or Markdown to show instead of the figure's values).
 
     Streamlit's plotly theme draws text in a faded grey; when the browser has told us whether the
     theme is light or dark we use the theme's own text colour instead (a projector needs contrast).
-    ``themed``: the figure has it already (a shared figure, never changed once built).
+    ``themed``: the figure has it already (a shared figure, never changed once built). Returns what
+    ``st.plotly_chart`` returns (a selection event when ``on_select`` is given).
     """
     colour = _colour()
     if colour and not themed:
         fig.update_layout(font_color=colour)
     config = {"displayModeBar": False, **kw.pop("config", {})}
-    (where or st).plotly_chart(fig, key=key, config=config, **kw)
+    out = (where or st).plotly_chart(fig, key=key, config=config, **kw)
+    numbers_expander(fig if numbers is None else numbers, where)
+    return out
 
 
 def image(x, caption: str | None = None, width: int = 224, where=None, alt: str | None = None) -> None:
@@ -64,9 +85,11 @@ def image(x, caption: str | None = None, width: int = 224, where=None, alt: str 
     (where or st).image(upscale(x, width), caption=caption, width=width, alt=alt or caption or "an image")
 
 
-def plot(fig, key: str | None = None, where=None) -> None:
+def plot(fig, key: str | None = None, where=None, numbers=None) -> None:
     """Show a plotly figure in Streamlit's light/dark theme, without plotly's logo: at full width, or at
-    its own pixel width when it has one (rows of images keep their panels together and square)."""
+    its own pixel width when it has one (rows of images keep their panels together and square); its
+    numbers in an expander below (``numbers`` as in `chart`)."""
     fixed = fig.layout.width is not None
     (where or st).plotly_chart(fig, width="content" if fixed else "stretch", key=key,
                                config={"displaylogo": False, "responsive": not fixed})
+    numbers_expander(fig if numbers is None else numbers, where)

@@ -14,6 +14,8 @@ change the seed, the model or a setting and the truth follows (tests/test_answer
     finest_skip         skips: the decoder level whose skip has the largest share of fine detail
     judge_accuracy      ablations: a model's measured label accuracy (models/evaluation.json)
     looks_most_at       attention: the ninth of the image a query pixel (or a word) gives most weight
+    map_peak            attention, clicked: where on the image a map's weight peaks, and the region where it
+                        is at least half its peak (a click inside that region is right)
     best_told_t         timestep: the t that, told to the network, gives the best x̂0
     told_999_shift      timestep: how far x̂0 moves when the network is told t = 999
     judge_reads         ablations: does the judge still read the digit in an ablated run's final image?
@@ -40,6 +42,31 @@ class Truth:
     shown: str                                     # the measurement in words, e.g. "step 6 (t = 759)"
     why: str                                       # one sentence on why, from the numbers
     series: dict = field(default_factory=dict, compare=False)   # {"x": [...], "y": [...], "xtitle", "ytitle"}
+    spot: Spot | None = field(default=None, compare=False)       # a click question's map on its image
+
+
+@dataclass(frozen=True)
+class Spot:
+    """A map drawn over a width × height image: where its weight lies, for judging a click on the image."""
+
+    weights: np.ndarray                            # (h, w), sums to 1; cell (r, c) covers a block of pixels
+    hot: np.ndarray                                # (h, w) bool: the cells with at least `level` × the peak weight
+    level: float
+    width: int                                     # the image, in pixels
+    height: int
+
+    def cell_box(self, r: int, c: int) -> tuple[float, float, float, float]:
+        """Cell (r, c) in image pixels: (x0, y0, x1, y1), pixel centres at whole numbers."""
+        sy, sx = self.height / self.weights.shape[0], self.width / self.weights.shape[1]
+        return c * sx - 0.5, r * sy - 0.5, (c + 1) * sx - 0.5, (r + 1) * sy - 0.5
+
+    def distance(self, x: float, y: float) -> float:
+        """Pixels from the point (x, y) to the nearest cell of the hot region (0 inside it)."""
+        best = np.inf
+        for r, c in zip(*np.nonzero(self.hot)):
+            x0, y0, x1, y1 = self.cell_box(r, c)
+            best = min(best, float(np.hypot(max(x0 - x, 0.0, x - x1), max(y0 - y, 0.0, y - y1))))
+        return best
 
 
 def _probs(images) -> np.ndarray:
@@ -183,6 +210,40 @@ def looks_most_at(m, what: str) -> Truth:
                  {"x": list(REGIONS), "y": w.tolist(), "xtitle": "ninth of the image", "ytitle": "share of the weight"})
 
 
+def map_peak(m, width: int, height: int, what: str, level: float = 0.5) -> Truth:
+    """Where map ``m`` (h, w), drawn over a ``width`` × ``height`` image, puts its largest weight: the value is
+    that cell's centre (x, y) in image pixels; the spot's hot region is every cell with at least ``level`` ×
+    the peak weight (a plateau, such as a word's map over its whole shape, stays one region)."""
+    m = np.clip(np.asarray(m, np.float64), 0, None)
+    w = m / m.sum() if m.sum() > 0 else np.full(m.shape, 1.0 / m.size)
+    r, c = np.unravel_index(int(np.argmax(w)), w.shape)
+    hot = w >= level * w[r, c]
+    k, mass = int(hot.sum()), float(w[hot].sum())
+    sy, sx = height / w.shape[0], width / w.shape[1]
+    x, y = round(float((c + 0.5) * sx - 0.5), 1), round(float((r + 0.5) * sy - 0.5), 1)
+    why = (f"{what} gives its largest weight, {w[r, c]:.1%}, to the cell around x {x:g}, y {y:g} (an even spread "
+           f"would give each of the {w.size} cells {1 / w.size:.1%}); {k} cell{'s' if k > 1 else ''} "
+           f"({k / w.size:.0%} of the image, outlined) get at least {level:.0%} of that, together {mass:.0%} of "
+           "the weight.")
+    return Truth((x, y), f"x {x:g}, y {y:g} ({w[r, c]:.0%} of the weight)", why,
+                 spot=Spot(w, hot, level, int(width), int(height)))
+
+
+def click_text(x: float, y: float) -> str:
+    """A click as the link and the class store keep it: "x,y" in pixels."""
+    return f"{x:g},{y:g}"
+
+
+def parse_click(text: str, width: int, height: int) -> tuple[float, float] | None:
+    """"x,y" -> (x, y) when both are numbers on the width × height image, else None."""
+    try:
+        x, y = (float(v) for v in str(text).split(","))
+    except ValueError:
+        return None
+    ok = np.isfinite(x) and np.isfinite(y) and -0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5
+    return (x, y) if ok else None
+
+
 def best_told_t(ts, err, t_true: int) -> Truth:
     """The told t (of ``ts``) with the smallest error of x̂0 (``err``), next to the true t."""
     ts, err = np.asarray(ts), np.asarray(err, np.float64)
@@ -215,7 +276,14 @@ def judge_reads(image, label: int, what: str) -> Truth:
 
 
 def grade(kind: str, guess, truth: Truth, tolerance: float = 0) -> str:
-    """"right", "close" (a number within twice the tolerance) or "off": the guess next to the truth."""
+    """"right", "close" (a number within twice the tolerance) or "off": the guess next to the truth.
+
+    A click (x, y) is right inside the map's hot region (the cells with at least `level` × its peak weight)
+    and close within ``tolerance`` pixels of it.
+    """
+    if kind == "click" and truth.spot is not None:
+        d = truth.spot.distance(*guess)
+        return "right" if d == 0 else "close" if d <= tolerance else "off"
     if kind in ("slider", "number") and isinstance(truth.value, (int, float)):
         d = abs(float(guess) - float(truth.value))
         return "right" if d <= tolerance else "close" if d <= 2 * max(tolerance, 1e-9) else "off"

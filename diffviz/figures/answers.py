@@ -44,18 +44,27 @@ def spread_figure(counts: dict, truth: str | None = None, mine: str | None = Non
 
 
 def clicks_figure(image, points=(), truth: tuple | None = None, mine: tuple | None = None,
-                  title: str | None = None, height: int = 420, clickable: bool = False) -> go.Figure:
+                  title: str | None = None, height: int = 420, clickable: bool = False,
+                  box: tuple | None = None) -> go.Figure:
     """The (C, H, W) image with the class's clicks as blue dots, the truth as a green ✕ and the viewer's
-    own click as an orange ring. ``clickable``: an invisible dot on every pixel, so a click selects one."""
+    own click as an orange ring. ``clickable``: an invisible dot on every pixel, so a click selects one.
+    ``box``: (x0, y0, x1, y1) in pixels, outlined (e.g. an attention query's cell)."""
     x = np.asarray(image, dtype=np.float32)
     fig = image_figure(x, title, height=height, colorbar=False)
     H, W = x.shape[-2:]
+    if box is not None:
+        fig.add_shape(type="rect", x0=box[0], y0=box[1], x1=box[2], y1=box[3], line={"color": palette.QUERY, "width": 3})
     if clickable:
         ys, xs = np.mgrid[0:H, 0:W]
         fig.add_trace(go.Scatter(x=xs.ravel(), y=ys.ravel(), mode="markers", name="pixels",
                                  marker={"size": max(4, int(height / H * 0.9)), "color": palette.ALMOST_CLEAR,
                                          "symbol": "square"},
                                  hovertemplate="x %{x}, y %{y}: click to answer<extra></extra>", showlegend=False))
+    return marks(fig, points, truth, mine)
+
+
+def marks(fig: go.Figure, points=(), truth: tuple | None = None, mine: tuple | None = None) -> go.Figure:
+    """Add the class's clicks (blue dots), the viewer's own (an orange ring) and the truth (a green ✕)."""
     if len(points):
         p = np.asarray(points, dtype=np.float32).reshape(-1, 2)
         fig.add_trace(go.Scatter(x=p[:, 0], y=p[:, 1], mode="markers", name=f"the class ({len(p)})",
