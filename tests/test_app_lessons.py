@@ -14,6 +14,11 @@ def texts(at) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def hidden(at) -> str:
+    """The style rules a question uses to hide the panels that show its answer (empty: nothing hidden)."""
+    return " ".join(e.proto.body for e in at.get("html") if "display: none" in e.proto.body)
+
+
 def measured(at):
     return {m.label: m.value for m in at.metric}.get("Measured now")
 
@@ -103,6 +108,7 @@ def test_a_link_opens_its_steps_page_with_its_view():
 def test_a_click_question_is_answered_by_typing_x_and_y_and_reveals_the_map_of_the_links_query():
     at = app("pages/attention.py", lesson="attention", lstep=1, steps=5)
     assert not at.exception and at.button(key="lesson-reveal").disabled
+    assert ".st-key-attn-main," in hidden(at) and ".st-key-attn-main-numbers" in hidden(at)   # the map waits
     at.number_input(key="lq-attention-0-x").set_value(20).run()
     assert at.button(key="lesson-reveal").disabled and measured(at) is None     # x alone is no answer
     at.number_input(key="lq-attention-0-y").set_value(6).run()
@@ -111,6 +117,7 @@ def test_a_click_question_is_answered_by_typing_x_and_y_and_reveals_the_map_of_t
     assert {m.label: m.value for m in at.metric}["Your guess"] == "x 20, y 6"
     assert any(w in texts(at) for w in ("✓ right", "≈ close", "✗ off")) and "pixels from them" in texts(at)
     assert untold_figures(at) == []                                  # the reveal's map has its numbers
+    assert hidden(at) == ""                                          # revealed: the page's map shows again
     shown = {measured(at)}
     for qx, qy in ((5, 1), (3, 3)):                                  # another query pixel, another truth
         shown.add(measured(app("pages/attention.py", lesson="attention", lstep=1, steps=5, qx=qx, qy=qy,

@@ -97,6 +97,8 @@ def test_every_highlight_is_a_panel_of_its_page(lessons):
         for st in les.steps:
             if st.highlight:
                 assert f'"{st.highlight}"' in page_source(st.page), (les.id, st.highlight)   # a chart's key
+            for key in st.question.hides if st.question else ():
+                assert f'"{key}"' in page_source(st.page), (les.id, key)          # a panel the question hides
 
 
 def test_default_page_is_the_overview():

@@ -16,6 +16,7 @@ A lesson file holds the text a teacher edits or translates, in the order of the 
           options: [...]              # choice: fixed options, or options_from: <a name in answers>
           size: [32, 32]              # click: the image's width and height in pixels (the view's model's)
           level: 0.5                  # click: right = inside the cells with at least this share of the peak weight
+          hides: [attn-main]          # optional: panels that show the answer, hidden until the reveal
           tolerance: 2                # slider: how far off still counts as right; click: "close" within
                                       #   this many pixels of that region
           reveals: first_read_step    # the measured quantity (diffviz.app.lesson_answers.MEASURES)
@@ -28,6 +29,7 @@ checks every shipped file and every name it uses (pages, parameters, measured qu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +76,7 @@ class Question:
     width: int = 0                # click: the image's size in pixels (as the class store's questions)
     height: int = 0
     level: float = 0.5            # click: a click inside the cells with ≥ level × the peak weight is right
+    hides: tuple = ()             # panels (element keys) of the page that show the answer: hidden until the reveal
 
 
 @dataclass(frozen=True)
@@ -130,12 +133,20 @@ def _question(q, where: str) -> Question:
                    why=_need(q, "why", str, where), options=tuple(q.get("options") or ()),
                    options_from=str(q.get("options_from") or ""), range=tuple(q.get("range") or ()),
                    tolerance=float(q.get("tolerance", 0)), args=dict(q.get("args") or {}),
-                   **_size(q, kind, where))
+                   hides=_hides(q, where), **_size(q, kind, where))
     if kind == "slider" and len(out.range) != 3:
         raise LessonError(f"{where}: a slider question needs range: [lo, hi, step]")
     if kind == "choice" and not out.options and not out.options_from:
         raise LessonError(f"{where}: a choice question needs options or options_from")
     return out
+
+
+def _hides(q: dict, where: str) -> tuple:
+    """The element keys of the panels that would give the answer away (hidden until the reveal)."""
+    keys = q.get("hides") or []
+    if not (isinstance(keys, list) and all(isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_-]+", k) for k in keys)):
+        raise LessonError(f"{where}: hides is a list of panel keys (letters, digits, - and _)")
+    return tuple(keys)
 
 
 def _size(q: dict, kind: str, where: str) -> dict:

@@ -83,6 +83,7 @@ def question(s, les, si: int, q) -> None:
         st.info(f"{plain(e, 300)}", icon=":material/info:")
         return
     if not revealed:
+        hide_until_reveal(q.hides)
         st.button("Lock in my guess and reveal the measured answer", key="lesson-reveal", disabled=value is None,
                   on_click=_reveal, args=(A.click_text(*value) if q.kind == "click" and value else value,))
         if value is None:
@@ -113,6 +114,14 @@ def question(s, les, si: int, q) -> None:
         render.plot(reveal.reveal_figure(truth.series, truth.value, guess, numeric=q.kind == "slider"),
                     key="lesson-truth-chart")
     st.button("Answer again", key="lesson-again", on_click=_unreveal)
+
+
+def hide_until_reveal(keys) -> None:
+    """Hide the page's panels that would give the answer away (and their numbers) until the reveal."""
+    if keys:
+        css = ", ".join(f".st-key-{k}, .st-key-{k}-numbers" for k in keys)
+        st.html(f"<style>{css} {{ display: none !important; }}</style>")
+        st.caption("The panel that shows the answer is hidden until you reveal it.")
 
 
 def _answer(s, q, key: str, locked):

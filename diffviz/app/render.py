@@ -48,16 +48,18 @@ def shared_plot(cache_key: tuple, build, key: str | None = None, where=None) -> 
     plot(fig, key=key, where=where, numbers=text)
 
 
-def numbers_expander(fig_or_text, where=None, label: str = "The numbers") -> None:
+def numbers_expander(fig_or_text, where=None, label: str = "The numbers", key: str | None = None) -> None:
     """The text alternative of the figure just above: an expander with the values a sighted reader reads
-    off it (``fig_or_text``: the figure itself, a {column: values} table, or Markdown)."""
+    off it (``fig_or_text``: the figure itself, a {column: values} table, or Markdown). With the chart's
+    ``key`` it sits in a container keyed ``<key>-numbers`` (a lesson hides both until its reveal)."""
     if isinstance(fig_or_text, dict):
         text = numbers_mod.columns_text(fig_or_text)
     elif isinstance(fig_or_text, str):
         text = fig_or_text
     else:
         text = numbers_mod.figure_text(fig_or_text)
-    with (where or st).expander(label, icon=":material/table:"):
+    where = (where or st).container(key=f"{key}-numbers") if key else (where or st)
+    with where.expander(label, icon=":material/table:"):
         st.markdown(text or "This figure draws no numbers: the text beside it says what it shows.")
 
 
@@ -75,7 +77,7 @@ def chart(fig, key: str | None = None, where=None, themed: bool = False, numbers
         fig.update_layout(font_color=colour)
     config = {"displayModeBar": False, **kw.pop("config", {})}
     out = (where or st).plotly_chart(fig, key=key, config=config, **kw)
-    numbers_expander(fig if numbers is None else numbers, where)
+    numbers_expander(fig if numbers is None else numbers, where, key=key)
     return out
 
 
@@ -92,4 +94,4 @@ def plot(fig, key: str | None = None, where=None, numbers=None) -> None:
     fixed = fig.layout.width is not None
     (where or st).plotly_chart(fig, width="content" if fixed else "stretch", key=key,
                                config={"displaylogo": False, "responsive": not fixed})
-    numbers_expander(fig if numbers is None else numbers, where)
+    numbers_expander(fig if numbers is None else numbers, where, key=key)

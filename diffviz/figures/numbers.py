@@ -199,6 +199,8 @@ def lines_text(fig) -> str:
                                [[x[i]] + [np.asarray(y)[i] for _, _, y in g] for i in idx]))
     for name, tr in bars:
         cat, val = (tr.y, tr.x) if tr.orientation == "h" else (tr.x, tr.y)
+        val = [] if val is None else list(val)
+        cat = range(len(val)) if cat is None else cat                  # a bar chart given only its values
         parts.append(table(["", name or "value"], [[c, v] for c, v in zip(list(cat), list(val))]))
     if hists:
         parts.append(table(["", "count", "mean", "standard deviation", "smallest", "largest"],
