@@ -78,7 +78,7 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
 
     def compute():
         run = PARKED.take(key)
-        _trace("resumed" if run else "started", run)
+        _trace("resumed" if run else "started", run, key)
         run = run or sampling.Run(
             m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps, guidance=s.guidance, seeds=list(seeds),
             interventions=iv, capture_select=sel, capture_steps=cs, batcher=BATCHER)
@@ -88,9 +88,9 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
                     tr = run.advance(wanted, owner)
             except Cancelled:
                 PARKED.put(key, run)
-                _trace("stopped", run)
+                _trace("stopped", run, key)
                 raise
-        _trace("finished", run)
+        _trace("finished", run, key)
         return tr
     try:
         return RUNS.get_or_compute(key, compute, waiting.script_run_wanted())
@@ -99,10 +99,12 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
         raise
 
 
-def _trace(event: str, run) -> None:
-    """With DIFFVIZ_TRACE_RUNS set, one line per run event on stderr (the classroom benchmark counts them)."""
+def _trace(event: str, run, key: tuple) -> None:
+    """With DIFFVIZ_TRACE_RUNS set, one line per run event on stderr (the classroom benchmark counts them):
+    ``diffviz-run EVENT STEPS_DONE MODEL seeds=…``."""
     if os.environ.get("DIFFVIZ_TRACE_RUNS"):
-        print(f"diffviz-run {event} {run.done_steps if run else 0}", file=sys.stderr, flush=True)
+        seeds = ",".join(map(str, key[1]))
+        print(f"diffviz-run {event} {run.done_steps if run else 0} {key[0]} seeds={seeds}", file=sys.stderr, flush=True)
 
 
 def schedule_name(meta: dict) -> str:
