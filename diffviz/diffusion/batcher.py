@@ -175,7 +175,7 @@ class Batcher:
         while (len(group) < self._active and sum(r.rows for r in group) < self.max_rows
                and (left := deadline - time.perf_counter()) > 0):
             self._cv.wait(left)
-        for r in [r for r in group if r.wanted is not None and not r.wanted()]:
+        for r in [r for r in group if not _still_wanted(r)]:
             group.remove(r)
             r.error, r.done = Cancelled("nobody waits for this pass any more"), True
             self.cancelled += 1
@@ -208,6 +208,15 @@ class Batcher:
         except BaseException as e:  # noqa: BLE001 (handed to every caller, who raises it: none hangs)
             for r in reqs:
                 r.error = e
+
+
+def _still_wanted(r: _Request) -> bool:
+    if r.wanted is None:
+        return True
+    try:
+        return bool(r.wanted())
+    except Exception:  # noqa: BLE001 (a wish that cannot be read is kept: computing too much is harmless)
+        return True
 
 
 def take_turns(group: list, max_rows: int) -> list:
