@@ -75,6 +75,15 @@ class BoundedCache:
         with self._lock:
             return len(self._waiters.get(key, ()))
 
+    def get(self, key):
+        """The cached value for ``key`` (now the most recently used), or None (never computes)."""
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None:
+                return None
+            self._data.move_to_end(key)
+            return hit[0]
+
     def peek(self, key):
         """The cached value for ``key``, or None (never computes)."""
         with self._lock:

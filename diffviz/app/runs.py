@@ -82,21 +82,35 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
         run = run or sampling.Run(
             m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps, guidance=s.guidance, seeds=list(seeds),
             interventions=iv, capture_select=sel, capture_steps=cs, batcher=BATCHER)
-        with st.spinner(f"Sampling {s.steps} steps with {name}…"):
-            try:
-                with GATE.enter(wanted):
-                    tr = run.advance(wanted, owner)
-            except Cancelled:
-                PARKED.put(key, run)
-                _trace("stopped", run, key)
-                raise
+        try:
+            with GATE.enter(wanted):
+                tr = run.advance(wanted, owner)
+        except Cancelled:
+            PARKED.put(key, run)
+            _trace("stopped", run, key)
+            raise
         _trace("finished", run, key)
         return tr
     try:
-        return RUNS.get_or_compute(key, compute, waiting.script_run_wanted())
+        return cached(RUNS, key, compute, f"Sampling {s.steps} steps with {name}…", waiting.script_run_wanted())
     except Cancelled:
         waiting.end_this_run()
         raise
+
+
+def cached(cache: BoundedCache, key, compute, spinner: str, wants=None):
+    """``cache.get_or_compute(key, compute, wants)``, with a spinner while it computes or waits for another.
+
+    The spinner stays outside the computation. Streamlit ends a script run it was asked to stop (a
+    rerun starts a new script thread; a tab closed) at the run's next ``st.`` call, the spinner's exit
+    among them: inside, it would throw the finished value away before the cache holds it, and the
+    session that asked again (and waits for this very value) would compute it once more.
+    """
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    with st.spinner(spinner):
+        return cache.get_or_compute(key, compute, wants)
 
 
 def _trace(event: str, run, key: tuple) -> None:
@@ -184,19 +198,19 @@ def noise_probe(s: Settings, x0: np.ndarray, condition, ts) -> NoiseProbe:
     digest = hashlib.sha1(np.ascontiguousarray(x0, dtype=np.float32).tobytes()).hexdigest()
 
     def compute():
-        with st.spinner(f"Noising the image to {len(ts)} levels and asking the U-Net for the noise…"):
-            sched = NoiseSchedule(schedule_name(meta))
-            x = torch.as_tensor(np.asarray(x0, np.float32))
-            eps = fixed_noise(s.seed, x.shape)
-            t = torch.from_numpy(ts)
-            x_t = sched.add_noise(x.expand(len(ts), *x.shape), eps.expand(len(ts), *x.shape), t)
-            cond = sampling.encode_conditions(m, [condition] * len(ts))
-            dev = m.stem.weight.device
-            with torch.inference_mode():
-                eps_hat = m(x_t.to(dev), t.to(dev), cond.to(dev) if cond is not None else None).float().cpu()
-            mse = ((eps_hat - eps) ** 2).flatten(1).mean(1)
-            return NoiseProbe(ts, eps.numpy(), x_t.numpy(), eps_hat.numpy(), mse.numpy())
-    return PASSES.get_or_compute(("noise-probe", s.model, s.seed, digest, str(condition), ts.tobytes()), compute)
+        sched = NoiseSchedule(schedule_name(meta))
+        x = torch.as_tensor(np.asarray(x0, np.float32))
+        eps = fixed_noise(s.seed, x.shape)
+        t = torch.from_numpy(ts)
+        x_t = sched.add_noise(x.expand(len(ts), *x.shape), eps.expand(len(ts), *x.shape), t)
+        cond = sampling.encode_conditions(m, [condition] * len(ts))
+        dev = m.stem.weight.device
+        with torch.inference_mode():
+            eps_hat = m(x_t.to(dev), t.to(dev), cond.to(dev) if cond is not None else None).float().cpu()
+        mse = ((eps_hat - eps) ** 2).flatten(1).mean(1)
+        return NoiseProbe(ts, eps.numpy(), x_t.numpy(), eps_hat.numpy(), mse.numpy())
+    return cached(PASSES, ("noise-probe", s.model, s.seed, digest, str(condition), ts.tobytes()), compute,
+                  f"Noising the image to {len(ts)} levels and asking the U-Net for the noise…")
 
 
 class _Bytes(bytes):
