@@ -16,6 +16,7 @@ comes back) it goes on from the step where it stopped, with the same bits.
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from collections import OrderedDict, deque
@@ -76,6 +77,32 @@ def end_this_run() -> None:
     """
     st.empty()
     st.stop()
+
+
+def pace(min_gap_s: float = 0.2) -> None:
+    """Start this session's script runs at most every ``min_gap_s``: a client that floods reruns waits
+    here, asleep (other sessions run meanwhile), instead of running the page again and again. A student
+    moving a slider is never this fast for long; a fragment's rerun does not pass here."""
+    now = time.monotonic()
+    wait = min_gap_s - (now - st.session_state.get("_diffviz_run_started", -1e9))
+    if wait > 0:
+        time.sleep(wait)
+    st.session_state["_diffviz_run_started"] = time.monotonic()
+    _collect_now_and_then()
+
+
+_GC = {"last": time.monotonic()}
+_GC_LOCK = threading.Lock()
+
+
+def _collect_now_and_then(every_s: float = 10.0) -> None:
+    """A full garbage collection at most every ``every_s`` per process (Streamlit's own after every run
+    is off: .streamlit/config.toml), so cycles left by figures are still freed."""
+    with _GC_LOCK:
+        if time.monotonic() - _GC["last"] < every_s:
+            return
+        _GC["last"] = time.monotonic()
+    gc.collect(2)
 
 
 class Gate:
