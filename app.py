@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from diffviz.app import class_mode, lessons, notices, settings
+from diffviz.app import class_mode, lessons, notices, settings, waiting
 
 st.set_page_config(page_title="diffviz — inside a diffusion U-Net", page_icon="🌀", layout="wide")
 settings.init_torch()
+waiting.pace()                          # a client flooding reruns cannot run the page 20 times a second
 
 OVERVIEW = "pages/overview.py"
 PAGES = {

@@ -12,8 +12,9 @@ finished when the ``script_finished`` ForwardMsg arrives (a run ended early for 
 count). Moving a slider is another ``rerun_script`` carrying the slider's widget state and, when
 the slider sits in an ``st.fragment``, its fragment id: exactly what the browser sends.
 
-Loads (each reports p50/p95/max seconds to a finished page, exceptions, unfinished pages, and the
-server's memory: the RSS of all its processes, read from /proc, after every round):
+Loads (each reports p50/p95/max seconds to a finished page, exceptions, unfinished pages, the
+server's memory (RSS of all its processes, from /proc) after every round, and the sampling runs it
+started, stopped (nobody waited any more), resumed and finished):
     same      N students open the same denoising link at the same moment, for --rounds rounds
     distinct  N students, N different seeds per round (never seen before: each one is sampled)
     scrub     N students each move the step slider every 2 s for --seconds (on --page, denoise)
@@ -34,6 +35,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,9 +44,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import websockets
-from streamlit.proto.BackMsg_pb2 import BackMsg
 
-from benchmarks.students import Server, Student, load_avg, rss_mb, summary
+from benchmarks.students import RunEvents, Server, Student, load_avg, rerun_message, rss_mb, summary
 
 MAX_CLIENTS, MAX_ROUNDS, MAX_SCRUB_S = 64, 40, 300
 
@@ -117,7 +118,7 @@ async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int
         s = Student(url, page, f"seed={seeds.take(1)[0]}")
         await s.connect()
         while not stop.is_set() and s.ws is not None:
-            await s.ws.send(_rerun(s).SerializeToString())
+            await s.ws.send(rerun_message(s))
             await asyncio.sleep(0.05)
             for _ in range(500):                           # drain whatever came, without blocking
                 try:
@@ -131,7 +132,7 @@ async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int
             s = Student(url, page, f"seed={seeds.take(1)[0]}")
             await s.connect()
             if s.ws is not None:
-                await s.ws.send(_rerun(s).SerializeToString())
+                await s.ws.send(rerun_message(s))
                 await asyncio.sleep(0.3)
                 await s.close()
 
@@ -139,7 +140,7 @@ async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int
         s = Student(url, page, "seed=1")
         await s.connect()
         while not stop.is_set() and s.ws is not None:
-            await s.ws.send(_rerun(s).SerializeToString())
+            await s.ws.send(rerun_message(s))
             await asyncio.sleep(1.0)
         if s.ws is not None:
             s.ws.transport.abort()
@@ -152,12 +153,6 @@ async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int
     for task in late:
         task.cancel()
     return out
-
-
-def _rerun(s: Student) -> BackMsg:
-    msg = BackMsg()
-    msg.rerun_script.query_string, msg.rerun_script.page_name = s.query, s.page
-    return msg
 
 
 # ---------------------------------------------------------------- where one rerun's time goes
@@ -236,18 +231,23 @@ def main(argv=None) -> int:
         report["results"]["profile"] = profile(a.page)
     warm_loads = [x for x in loads if x not in ("cold", "profile")]
     if warm_loads:
-        server = None if a.url else Server()
-        url, pid = (a.url, a.pid) if a.url else (server.url, server.proc.pid)
-        try:
-            asyncio.run(_warm(url, a.page))                       # the model loaded, as in a class under way
-            report["rss_mb_warm"] = rss_mb(pid)
-            for load in warm_loads:
-                report["results"][load] = asyncio.run(_one(load, url, pid, a, seeds))
-                if a.out:
-                    Path(a.out).write_text(json.dumps(report, indent=1))
-        finally:
-            if server:
-                server.close()
+        with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
+            os.environ["CLASSROOM_LOG"], os.environ["DIFFVIZ_TRACE_RUNS"] = log.name, "1"
+            server = None if a.url else Server()
+            del os.environ["CLASSROOM_LOG"], os.environ["DIFFVIZ_TRACE_RUNS"]
+            url, pid = (a.url, a.pid) if a.url else (server.url, server.proc.pid)
+            events = RunEvents(None if a.url else log.name)       # runs started, stopped, resumed, finished
+            try:
+                asyncio.run(_warm(url, a.page))                   # the model loaded, as in a class under way
+                report["rss_mb_warm"], _ = rss_mb(pid), events.since_last()
+                for load in warm_loads:
+                    report["results"][load] = asyncio.run(_one(load, url, pid, a, seeds))
+                    report["results"][load]["runs"] = events.since_last()
+                    if a.out:
+                        Path(a.out).write_text(json.dumps(report, indent=1))
+            finally:
+                if server:
+                    server.close()
     if "cold" in loads:
         report["results"]["cold"] = cold(a, seeds)
     report["machine"]["load_after"] = load_avg()
@@ -277,7 +277,6 @@ async def _one(load: str, url: str, pid, a, seeds: Seeds) -> dict:
 
 def cold(a, seeds: Seeds) -> dict:
     """A fresh server, the whole class at once on one link; how many times each model was loaded."""
-    import tempfile
     with tempfile.NamedTemporaryFile("r", suffix=".log") as log:
         os.environ["CLASSROOM_LOG"], os.environ["DIFFVIZ_TRACE_LOADS"] = log.name, "1"
         server = Server()

@@ -90,6 +90,23 @@ def rss_mb(root_pid: int | None) -> float | None:
     return round(total / 1024, 1)
 
 
+class RunEvents:
+    """The server's sampling-run events (``DIFFVIZ_TRACE_RUNS``: one ``diffviz-run EVENT ...`` line on stderr
+    each time a run starts, stops because nobody waits for it, resumes, finishes), counted from its log."""
+
+    def __init__(self, path: str | os.PathLike | None):
+        self.path, self.offset = path, 0
+
+    def since_last(self) -> dict | None:
+        """How many of each event since the previous call (None without a log)."""
+        if not self.path:
+            return None
+        text = Path(self.path).read_text(errors="replace")
+        new, self.offset = text[self.offset:], len(text)
+        events = [line.split()[1] for line in new.splitlines() if line.startswith("diffviz-run ")]
+        return {e: events.count(e) for e in ("started", "stopped", "resumed", "finished")}
+
+
 def load_avg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -163,6 +180,13 @@ class Student:
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()
+
+
+def rerun_message(s: Student) -> bytes:
+    """A page request for the student's page and link, as bytes to send without waiting for the page."""
+    msg = BackMsg()
+    msg.rerun_script.query_string, msg.rerun_script.page_name = s.query, s.page
+    return msg.SerializeToString()
 
 
 def summary(times: list, n_asked: int) -> dict:

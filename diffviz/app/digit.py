@@ -126,11 +126,10 @@ def sdedit(s: Settings, d: Drawn, condition, t_start: int, capture=None, capture
     key = ("sdedit", s.model, d.digest(), str(condition), int(t_start), s.sampler, s.steps, s.guidance, s.seed, sel, cs)
 
     def compute():
-        with st.spinner(f"Repairing your drawing from t = {t_start}…"):
-            return edit.run(m, d.x[None], [condition], t_start=int(t_start), sampler=s.sampler, steps=s.steps,
-                            guidance=s.guidance, seeds=[s.seed], schedule=runs.schedule_name(meta),
-                            capture_select=sel, capture_steps=cs)
-    return runs.RUNS.get_or_compute(key, compute)
+        return edit.run(m, d.x[None], [condition], t_start=int(t_start), sampler=s.sampler, steps=s.steps,
+                        guidance=s.guidance, seeds=[s.seed], schedule=runs.schedule_name(meta),
+                        capture_select=sel, capture_steps=cs)
+    return runs.cached(runs.RUNS, key, compute, f"Repairing your drawing from t = {t_start}…")
 
 
 def current(cfg) -> Drawn:

@@ -6,18 +6,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import threading
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 import torch
 
+from diffviz.app import waiting
 from diffviz.app.cache import BoundedCache
 from diffviz.app.notices import plain, scoped
 from diffviz.app.settings import Settings, settings
 from diffviz.diffusion import sampling
-from diffviz.diffusion.batcher import Batcher
+from diffviz.diffusion.batcher import Batcher, Cancelled
 from diffviz.model import zoo
 from diffviz.model.checkpoint import CheckpointError
 from diffviz.model.interventions import Interventions
@@ -29,13 +30,15 @@ PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nb
 
 
 # One batcher per server process: sampling runs of different sessions that are under way at the
-# same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone).
+# same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone), sessions in turns.
 BATCHER = Batcher()
-# At most this many sampling runs compute at once in a process; more wait their turn, asleep. Every
-# batched pass has 8 rows (4 guided runs), so 8 runs at once lose nothing to batching; a client
-# that opens runs and leaves (each run goes on after its session is gone) cannot pile up threads
-# that starve the server's event loop and every other session.
-SAMPLING = threading.BoundedSemaphore(int(os.environ.get("DIFFVIZ_MAX_RUNS") or 8))
+# At most this many sampling runs compute at once in a process; more wait their turn in arrival order,
+# asleep. Every batched pass has 8 rows (4 guided runs), so 8 runs at once lose nothing to batching,
+# and many runs at once cannot pile up threads that starve the server's event loop.
+GATE = waiting.Gate(int(os.environ.get("DIFFVIZ_MAX_RUNS") or 8))
+# Runs stopped because nobody waited for them any more (their students asked again or left): the
+# same question asked again goes on from the step where its run stopped (diffviz.app.waiting).
+PARKED = waiting.Parked()
 
 # ---------------------------------------------------------------- models and cached runs
 
@@ -68,13 +71,54 @@ def trajectory(s: Settings, capture=None, capture_steps=None, interventions: Int
     seeds = tuple(seeds) if seeds is not None else (s.seed,)
     key = (name, seeds, s.sampler, s.steps, s.condition, s.guidance, sel, cs, iv.key() if iv else None)
     m, _ = load_model(name)
+    owner = waiting.owner()
+
+    def wanted() -> bool:                                  # anybody (this session or another) waiting
+        return RUNS.wanted(key)
 
     def compute():
-        with st.spinner(f"Sampling {s.steps} steps with {name}…"), SAMPLING:
-            return sampling.run(m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps,
-                                guidance=s.guidance, seeds=list(seeds), interventions=iv,
-                                capture_select=sel, capture_steps=cs, batcher=BATCHER)
-    return RUNS.get_or_compute(key, compute)
+        run = PARKED.take(key)
+        _trace("resumed" if run else "started", run, key)
+        run = run or sampling.Run(
+            m, [s.condition] * len(seeds), sampler=s.sampler, steps=s.steps, guidance=s.guidance, seeds=list(seeds),
+            interventions=iv, capture_select=sel, capture_steps=cs, batcher=BATCHER)
+        try:
+            with GATE.enter(wanted):
+                tr = run.advance(wanted, owner)
+        except Cancelled:
+            PARKED.put(key, run)
+            _trace("stopped", run, key)
+            raise
+        _trace("finished", run, key)
+        return tr
+    try:
+        return cached(RUNS, key, compute, f"Sampling {s.steps} steps with {name}…", waiting.script_run_wanted())
+    except Cancelled:
+        waiting.end_this_run()
+        raise
+
+
+def cached(cache: BoundedCache, key, compute, spinner: str, wants=None):
+    """``cache.get_or_compute(key, compute, wants)``, with a spinner while it computes or waits for another.
+
+    The spinner stays outside the computation. Streamlit ends a script run it was asked to stop (a
+    rerun starts a new script thread; a tab closed) at the run's next ``st.`` call, the spinner's exit
+    among them: inside, it would throw the finished value away before the cache holds it, and the
+    session that asked again (and waits for this very value) would compute it once more.
+    """
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    with st.spinner(spinner):
+        return cache.get_or_compute(key, compute, wants)
+
+
+def _trace(event: str, run, key: tuple) -> None:
+    """With DIFFVIZ_TRACE_RUNS set, one line per run event on stderr (the classroom benchmark counts them):
+    ``diffviz-run EVENT STEPS_DONE MODEL seeds=…``."""
+    if os.environ.get("DIFFVIZ_TRACE_RUNS"):
+        seeds = ",".join(map(str, key[1]))
+        print(f"diffviz-run {event} {run.done_steps if run else 0} {key[0]} seeds={seeds}", file=sys.stderr, flush=True)
 
 
 def schedule_name(meta: dict) -> str:
@@ -154,19 +198,19 @@ def noise_probe(s: Settings, x0: np.ndarray, condition, ts) -> NoiseProbe:
     digest = hashlib.sha1(np.ascontiguousarray(x0, dtype=np.float32).tobytes()).hexdigest()
 
     def compute():
-        with st.spinner(f"Noising the image to {len(ts)} levels and asking the U-Net for the noise…"):
-            sched = NoiseSchedule(schedule_name(meta))
-            x = torch.as_tensor(np.asarray(x0, np.float32))
-            eps = fixed_noise(s.seed, x.shape)
-            t = torch.from_numpy(ts)
-            x_t = sched.add_noise(x.expand(len(ts), *x.shape), eps.expand(len(ts), *x.shape), t)
-            cond = sampling.encode_conditions(m, [condition] * len(ts))
-            dev = m.stem.weight.device
-            with torch.inference_mode():
-                eps_hat = m(x_t.to(dev), t.to(dev), cond.to(dev) if cond is not None else None).float().cpu()
-            mse = ((eps_hat - eps) ** 2).flatten(1).mean(1)
-            return NoiseProbe(ts, eps.numpy(), x_t.numpy(), eps_hat.numpy(), mse.numpy())
-    return PASSES.get_or_compute(("noise-probe", s.model, s.seed, digest, str(condition), ts.tobytes()), compute)
+        sched = NoiseSchedule(schedule_name(meta))
+        x = torch.as_tensor(np.asarray(x0, np.float32))
+        eps = fixed_noise(s.seed, x.shape)
+        t = torch.from_numpy(ts)
+        x_t = sched.add_noise(x.expand(len(ts), *x.shape), eps.expand(len(ts), *x.shape), t)
+        cond = sampling.encode_conditions(m, [condition] * len(ts))
+        dev = m.stem.weight.device
+        with torch.inference_mode():
+            eps_hat = m(x_t.to(dev), t.to(dev), cond.to(dev) if cond is not None else None).float().cpu()
+        mse = ((eps_hat - eps) ** 2).flatten(1).mean(1)
+        return NoiseProbe(ts, eps.numpy(), x_t.numpy(), eps_hat.numpy(), mse.numpy())
+    return cached(PASSES, ("noise-probe", s.model, s.seed, digest, str(condition), ts.tobytes()), compute,
+                  f"Noising the image to {len(ts)} levels and asking the U-Net for the noise…")
 
 
 class _Bytes(bytes):

@@ -17,6 +17,11 @@ run alone through the batcher and the same run inside a batch of thirty give ide
 Captures ride along: each request names the capture points it wants and which of its rows; the
 batched pass records the union and each request gets its own slice. Requests with interventions
 (which change the network while it runs) are never mixed with others: they run alone, padded.
+
+Fair and cancellable: a batch takes at most `max_rows` rows, in turns by owner (a session), so a
+session with many requests waiting gets one place per turn and the others are not pushed back;
+a request whose `wanted()` says False when its batch is put together is dropped uncomputed and
+its caller gets `Cancelled` (a run nobody waits for any more: its student left or asked again).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -61,77 +67,128 @@ def padded_forward(model, x, t, cond, capture_select=None, capture_rows: slice |
     return out, Trace({k: torch.cat([tr[k] for tr in traces])[keep].clone() for k in traces[0]})
 
 
-@dataclass
+class Cancelled(Exception):
+    """A sampling run, or one of its passes, stopped because nobody waits for it any more."""
+
+
+@dataclass(eq=False)                                     # compared by identity (they hold tensors)
 class _Request:
     x: torch.Tensor
     t: torch.Tensor
     cond: torch.Tensor | None
     capture_select: tuple | None
     capture_rows: slice | None
-    done: threading.Event = field(default_factory=threading.Event)
+    owner: object = None                                   # whose turn it is (a session); None = its own
+    wanted: Callable[[], bool] | None = None               # False: drop it, uncomputed
+    done: bool = False
     out: torch.Tensor | None = None
     trace: Trace | None = None
     error: BaseException | None = None
+
+    @property
+    def rows(self) -> int:
+        return self.x.shape[0]
 
 
 class Batcher:
     """Collects forward passes from concurrent sampling runs and runs them as one padded batch.
 
     window_s: how long the first request of a group waits for others (it stops waiting as soon as
-    every run inside `active()` has asked). rows: the rows of every pass (see `ROWS`).
+    every run inside `active()` has asked, or a batch is full). rows: the rows of every pass (see
+    `ROWS`). max_rows: the most rows one batch takes; more wait for the next batch, taken in turns
+    by owner (one request of each owner, then a second of each, ...), so a session that floods
+    requests gets one place per turn and cannot push the others back.
     """
 
-    def __init__(self, window_s: float = 0.004, rows: int = ROWS):
-        self.window_s, self.rows_per_pass = window_s, rows
-        self._lock = threading.Condition()
+    def __init__(self, window_s: float = 0.004, rows: int = ROWS, max_rows: int = 4 * ROWS):
+        self.window_s, self.rows_per_pass, self.max_rows = window_s, rows, max_rows
+        self._cv = threading.Condition()
         self._pending: dict[tuple, list[_Request]] = {}
+        self._leading: set[tuple] = set()                  # keys whose batch is being gathered or run
         self._active = 0
-        self.batches = 0                                   # passes run, and rows in them (statistics)
-        self.rows = 0
+        self.batches = 0                                   # statistics: batches run, rows in them,
+        self.rows = 0                                      # requests dropped uncomputed
+        self.cancelled = 0
 
     @contextlib.contextmanager
     def active(self):
         """Mark one sampling run as under way: a group stops waiting when all active runs have asked."""
-        with self._lock:
+        with self._cv:
             self._active += 1
         try:
             yield self
         finally:
-            with self._lock:
+            with self._cv:
                 self._active -= 1
-                self._lock.notify_all()
+                self._cv.notify_all()
 
-    def forward(self, model, x, t, cond, capture_select=None, capture_rows: slice | None = None):
+    def pending(self) -> int:
+        """How many requests wait for a batch now (statistics, tests)."""
+        with self._cv:
+            return sum(len(g) for g in self._pending.values())
+
+    def client(self, owner=None, wanted: Callable[[], bool] | None = None) -> Client:
+        """A handle whose `forward` carries one run's owner and wish (see `forward`)."""
+        return Client(self, owner, wanted)
+
+    def forward(self, model, x, t, cond, capture_select=None, capture_rows: slice | None = None,
+                owner=None, wanted: Callable[[], bool] | None = None):
         """``model(x, t, cond)`` for this caller's rows, computed in a batch with other callers' rows.
 
         Returns (out, trace): trace holds ``capture_select`` for ``capture_rows`` of this caller's
-        rows (None when nothing was asked). Blocks until the batch has run; raises what it raised.
+        rows (None when nothing was asked). owner: who is asking (a session; requests of one owner
+        take turns with everyone else's). wanted: asked when the batch is put together; False drops
+        the request uncomputed and raises `Cancelled`. Blocks until done; raises what the pass raised.
         """
         sel = tuple(capture_select) if capture_select else None
-        req = _Request(x, t, cond, sel, capture_rows)
+        req = _Request(x, t, cond, sel, capture_rows, owner, wanted)
         key = (id(model), tuple(x.shape[1:]), x.dtype, None if cond is None else (tuple(cond.shape[1:]), cond.dtype))
-        with self._lock:
-            group = self._pending.setdefault(key, [])
-            group.append(req)
-            leader = len(group) == 1
-            self._lock.notify_all()
-        if not leader:
-            req.done.wait()
-        else:
-            self._lead(model, key)
+        with self._cv:
+            self._pending.setdefault(key, []).append(req)
+            self._cv.notify_all()
+            while not req.done:
+                if key in self._leading:                   # another caller leads this key's batch: wait
+                    self._cv.wait()
+                    continue
+                self._leading.add(key)                     # lead one batch (not always holding my request)
+                batch = []
+                try:
+                    batch = self._gather(key)
+                    self._cv.release()
+                    try:
+                        self._run(model, batch)
+                    finally:
+                        self._cv.acquire()
+                finally:                                   # whatever happened: the next caller may lead
+                    self._leading.discard(key)
+                    for r in batch:
+                        r.done = True
+                    self._cv.notify_all()
         if req.error is not None:
             raise req.error
         return req.out, req.trace
 
-    def _lead(self, model, key) -> None:
+    def _gather(self, key) -> list[_Request]:
+        """(Lock held.) Wait for the group to fill, drop unwanted requests, take one batch in turns."""
         deadline = time.perf_counter() + self.window_s
-        with self._lock:
-            while len(self._pending[key]) < self._active and (left := deadline - time.perf_counter()) > 0:
-                self._lock.wait(left)
-            group = self._pending.pop(key)
-        self._run(model, group)
+        group = self._pending[key]
+        while (len(group) < self._active and sum(r.rows for r in group) < self.max_rows
+               and (left := deadline - time.perf_counter()) > 0):
+            self._cv.wait(left)
+        for r in [r for r in group if not _still_wanted(r)]:
+            group.remove(r)
+            r.error, r.done = Cancelled("nobody waits for this pass any more"), True
+            self.cancelled += 1
+        batch = take_turns(group, self.max_rows)
+        for r in batch:
+            group.remove(r)
+        if not group:
+            del self._pending[key]
+        return batch
 
     def _run(self, model, reqs: list[_Request]) -> None:
+        if not reqs:
+            return
         try:
             x = torch.cat([r.x for r in reqs])             # (N, C, H, W), N = all callers' rows
             t = torch.cat([r.t for r in reqs])
@@ -141,17 +198,56 @@ class Batcher:
             self.batches, self.rows = self.batches + 1, self.rows + x.shape[0]
             start = 0
             for r in reqs:
-                n = r.x.shape[0]
+                n = r.rows
                 r.out = out[start:start + n]
                 if r.capture_select:
-                    rows = r.capture_rows or slice(0, n)
-                    lo, hi, _ = rows.indices(n)
+                    lo, hi, _ = (r.capture_rows or slice(0, n)).indices(n)
                     r.trace = Trace({k: trace[k][start + lo:start + hi].clone()       # its own rows only
                                      for k in resolve(model, r.capture_select)})
                 start += n
         except BaseException as e:  # noqa: BLE001 (handed to every caller, who raises it: none hangs)
             for r in reqs:
                 r.error = e
-        finally:
-            for r in reqs:
-                r.done.set()
+
+
+def _still_wanted(r: _Request) -> bool:
+    if r.wanted is None:
+        return True
+    try:
+        return bool(r.wanted())
+    except Exception:  # noqa: BLE001 (a wish that cannot be read is kept: computing too much is harmless)
+        return True
+
+
+def take_turns(group: list, max_rows: int) -> list:
+    """Requests for one batch, in turns by owner: the first request of every owner (owners in the order
+    of their oldest request), then the second of every owner, ... while the batch has room for
+    ``max_rows`` rows (at least one request). A request without owner is its own owner.
+    """
+    queues: dict = {}
+    for r in group:
+        queues.setdefault(id(r) if r.owner is None else ("owner", r.owner), []).append(r)
+    batch, rows = [], 0
+    for turn in range(max((len(q) for q in queues.values()), default=0)):
+        for q in queues.values():
+            if turn < len(q):
+                if batch and rows + q[turn].rows > max_rows:
+                    return batch
+                batch.append(q[turn])
+                rows += q[turn].rows
+    return batch
+
+
+class Client:
+    """One sampling run's handle on a `Batcher`: its passes carry the run's owner and wish."""
+
+    def __init__(self, batcher: Batcher, owner=None, wanted: Callable[[], bool] | None = None):
+        self.batcher, self.owner, self.wanted = batcher, owner, wanted
+
+    def forward(self, model, x, t, cond, capture_select=None, capture_rows: slice | None = None):
+        """`Batcher.forward` with this client's owner and wish."""
+        return self.batcher.forward(model, x, t, cond, capture_select, capture_rows, self.owner, self.wanted)
+
+    def active(self):
+        """`Batcher.active` of the batcher behind this client."""
+        return self.batcher.active()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from diffviz.diffusion.batcher import padded_forward
+from diffviz.diffusion.batcher import Cancelled, padded_forward
 from diffviz.diffusion.schedulers import DDPMScheduler, make_sampler
 from diffviz.model import interventions as iv_mod
 from diffviz.model.capture import Trace, capture
@@ -114,6 +114,14 @@ def initial_noise(shape, seeds) -> tuple[torch.Tensor, list[torch.Generator]]:
     return x, gens
 
 
+def _start(model: UNet, conds, sampler: str, steps: int, seed: int, seeds, schedule: str):
+    """(x_T (B, C, H, W), per-sample generators, the sampler, the condition tensor) for a run from noise."""
+    cfg = model.config
+    seeds = list(seeds) if seeds is not None else [seed + i for i in range(len(conds))]
+    x, gens = initial_noise((cfg.in_channels, cfg.image_size, cfg.image_size), seeds)
+    return x, gens, make_sampler(sampler, schedule, steps), encode_conditions(model, conds)
+
+
 @torch.inference_mode()
 def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance: float = 2.0,
             seed: int = 0, seeds=None, schedule: str = "linear", interventions=None,
@@ -124,13 +132,9 @@ def denoise(model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance
     (default seed, seed+1, ...). capture_steps: step indices to capture (None = all when
     capture_select is given). batcher: a shared `batcher.Batcher` (concurrent runs share passes).
     """
-    cfg = model.config
-    B = len(conds)
-    seeds = list(seeds) if seeds is not None else [seed + i for i in range(B)]
-    sched = make_sampler(sampler, schedule, steps)
-    x, gens = initial_noise((cfg.in_channels, cfg.image_size, cfg.image_size), seeds)
-    yield from denoise_from(model, x, gens, sched, encode_conditions(model, conds), guidance,
-                            interventions, capture_select, capture_steps, batcher)
+    x, gens, sched, cond = _start(model, conds, sampler, steps, seed, seeds, schedule)
+    yield from denoise_from(model, x, gens, sched, cond, guidance, interventions, capture_select, capture_steps,
+                            batcher)
 
 
 def denoise_from(model: UNet, x: torch.Tensor, gens, sched, cond, guidance: float = 2.0, interventions=None,
@@ -142,38 +146,102 @@ def denoise_from(model: UNet, x: torch.Tensor, gens, sched, cond, guidance: floa
     batcher: a shared `batcher.Batcher` (concurrent runs share U-Net passes).
     """
     with batcher.active() if batcher is not None else contextlib.nullcontext():
-        yield from _steps(model, x, gens, sched, cond, guidance, interventions, capture_select, capture_steps, batcher)
+        for i, t in enumerate(sched.timesteps.tolist()):
+            st = one_step(model, x, gens, sched, i, t, cond, guidance, interventions, capture_select,
+                          capture_steps, batcher)
+            yield st
+            x = st.x_prev
 
 
-def _steps(model, x, gens, sched, cond, guidance, interventions, capture_select, capture_steps, batcher):
+def one_step(model: UNet, x, gens, sched, i: int, t: int, cond, guidance, interventions=None,
+             capture_select=None, capture_steps=None, batcher=None) -> Step:
+    """Sampling step i (at timestep t) from x (B, C, H, W): ε̂ by `guided_eps`, then the sampler's step.
+
+    Changes nothing it is given until ε̂ is there (a DDPM step's fresh noise is drawn from ``gens``
+    after it), so a step stopped in the batcher can be asked again and gives the same bits.
+    """
     dev = model.stem.weight.device
-    ddpm = isinstance(sched, DDPMScheduler)
-    for i, t in enumerate(sched.timesteps.tolist()):
-        want = capture_select if capture_select and (capture_steps is None or i in capture_steps) else None
-        eps, trace = guided_eps(model, x.to(dev), t, cond, guidance, interventions, want, batcher)
-        eps = eps.float().cpu()
-        noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) if ddpm and t > 0 else None
-        out = sched.step(eps, t, x, noise=noise)
-        yield Step(i, t, x, eps, out.pred_original_sample, out.prev_sample, trace)
-        x = out.prev_sample
+    want = capture_select if capture_select and (capture_steps is None or i in capture_steps) else None
+    eps, trace = guided_eps(model, x.to(dev), t, cond, guidance, interventions, want, batcher)
+    eps = eps.float().cpu()
+    noise = torch.stack([torch.randn(x.shape[1:], generator=g) for g in gens]) \
+        if isinstance(sched, DDPMScheduler) and t > 0 else None
+    out = sched.step(eps, t, x, noise=noise)
+    return Step(i, t, x, eps, out.pred_original_sample, out.prev_sample, trace)
+
+
+class Run:
+    """A sampling run that can stop between two steps and go on later, from the step where it stopped.
+
+    ``Run(model, conds, **denoise's keywords).advance()`` is `run`. ``advance(wanted)`` asks
+    ``wanted()`` before every step and raises `Cancelled` when it says False (nobody waits for the
+    run any more), keeping x_t, the generators and the steps so far: a later ``advance`` goes on
+    and the `Trajectory` has the same bits as a run never stopped. Not for two threads at once.
+    """
+
+    def __init__(self, model: UNet, conds, sampler: str = "ddim", steps: int = 50, guidance: float = 2.0,
+                 seed: int = 0, seeds=None, schedule: str = "linear", interventions=None,
+                 capture_select=None, capture_steps=None, batcher=None):
+        self.model, self.guidance, self.interventions = model, guidance, interventions
+        self.capture_select, self.capture_steps, self.batcher = capture_select, capture_steps, batcher
+        self.x, self.gens, self.sched, self.cond = _start(model, conds, sampler, steps, seed, seeds, schedule)
+        self.kept = _Kept()                         # the steps done so far (compact)
+
+    @torch.inference_mode()
+    def advance(self, wanted=None, owner=None) -> Trajectory:
+        """Compute the remaining steps and return the whole `Trajectory`; `Cancelled` when not wanted.
+
+        wanted: a callable asked before each step (and by the batcher before each pass); owner: who
+        is asking (a session: the batcher serves owners in turns).
+        """
+        client = self.batcher.client(owner, wanted) if self.batcher is not None else None
+        ts = self.sched.timesteps.tolist()
+        with client.active() if client is not None else contextlib.nullcontext():
+            while (i := len(self.kept.ts)) < len(ts):
+                if wanted is not None and not wanted():
+                    raise Cancelled(f"stopped before step {i} of {len(ts)}: nobody waits for it")
+                st = one_step(self.model, self.x, self.gens, self.sched, i, ts[i], self.cond, self.guidance,
+                              self.interventions, self.capture_select, self.capture_steps, client)
+                self.kept.add(st)
+                self.x = st.x_prev
+        return self.kept.trajectory()
+
+    @property
+    def done_steps(self) -> int:
+        """How many steps are computed (all of them once `advance` has returned)."""
+        return len(self.kept.ts)
 
 
 def run(model: UNet, conds, **kw) -> Trajectory:
     """Run `denoise` to the end and keep everything as a compact float16 `Trajectory`."""
-    return collect(denoise(model, conds, **kw))
+    return Run(model, conds, **kw).advance()
 
 
 def collect(steps) -> Trajectory:
     """Every `Step` of a generator (`denoise`, SDEdit) kept as a compact float16 `Trajectory`."""
-    xs, es, x0s, ts, traces = [], [], [], [], {}
-    final = None
+    kept = _Kept()
     for st in steps:
-        ts.append(st.t)
-        xs.append(st.x_t.half().numpy()), es.append(st.eps.half().numpy()), x0s.append(st.pred_x0.half().numpy())
+        kept.add(st)
+    return kept.trajectory()
+
+
+class _Kept:
+    """The steps so far, as they go into a `Trajectory` (float16 arrays, traces by step index)."""
+
+    def __init__(self):
+        self.ts, self.xs, self.es, self.x0s, self.traces, self.final = [], [], [], [], {}, None
+
+    def add(self, st: Step) -> None:
+        self.ts.append(st.t)
+        self.xs.append(st.x_t.half().numpy()), self.es.append(st.eps.half().numpy())
+        self.x0s.append(st.pred_x0.half().numpy())
         if st.trace is not None:
-            traces[st.index] = st.trace
-        final = st.x_prev
-    return Trajectory(np.array(ts), np.stack(xs), np.stack(es), np.stack(x0s), final.half().numpy(), traces)
+            self.traces[st.index] = st.trace
+        self.final = st.x_prev
+
+    def trajectory(self) -> Trajectory:
+        return Trajectory(np.array(self.ts), np.stack(self.xs), np.stack(self.es), np.stack(self.x0s),
+                          self.final.half().numpy(), self.traces)
 
 
 def sample(model: UNet, conds, **kw) -> np.ndarray:
