@@ -45,6 +45,9 @@ def test_a_drawing_from_the_link_is_used_and_kept(as_served):
     assert at.query_params["drawing"] == [code] or at.query_params["drawing"] == code
     assert "cannot be used" not in texts(at)
     assert "told “8”" in texts(at) or "told 8" in texts(at)
+    links = {el.proto.page: el.proto.query_string for el in at.get("page_link")}     # pages 4–8 on this repair
+    assert set(links) == {"inside", "skips", "attention", "timestep", "ablation"}
+    assert all(q == f"source=drawing&from=300&drawing={code}" for q in links.values()), links
 
 
 @pytest.mark.parametrize("value, words", [
