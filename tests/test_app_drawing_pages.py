@@ -117,3 +117,14 @@ def test_the_shapes_model_runs_on_the_drawing_told_the_caption(page, source):
     assert ("SDEdit repair of your drawing" if source == "drawing" else "inversion of your drawing") in text, text
     assert "told the caption “a large red circle at the top left”" in text, text
     assert picture(at, FIRST[page])                                    # the page went on to its pictures
+
+
+@pytest.mark.parametrize("page, source", [("pages/timestep.py", "inversion"), ("pages/skips.py", "drawing")])
+def test_the_code_shown_makes_the_run_shown(page, source):
+    forget_runs()
+    at = app(page, source=source, drawing=CODE, steps="5", **{"from": "300"})
+    clean(at, page)
+    namespace = {}
+    exec(at.code[-1].value, namespace)                                  # the lines as shown, the drawing inside
+    (_, shown), *_ = runs_of("sdedit" if source == "drawing" else "inversion")
+    np.testing.assert_allclose(namespace["traj"].final, shown.final, atol=2e-3)
