@@ -120,8 +120,8 @@ def trajectory(s: Settings, src: Source, capture=None, capture_steps=None, inter
         with st.spinner(f"Decoding {src.who()}'s inverted noise with {n} DDIM steps…"), runs.SAMPLING:
             return inversion.trajectory(m, x_T, [s.condition] * len(seeds), steps=n, schedule=runs.schedule_name(meta),
                                         interventions=iv, capture_select=sel, capture_steps=cs)
-    key = ("inversion", name, src.drawn.digest(), str(s.condition), n, seeds, sel, cs, iv.key() if iv else None)
-    return runs.RUNS.get_or_compute(key, compute)
+    run = ("inversion", name, src.drawn.digest(), str(s.condition), n, seeds, sel, cs, iv.key() if iv else None)
+    return runs.RUNS.get_or_compute(run, compute)
 
 
 def inverted(s: Settings, src: Source, model: str, seed: int) -> np.ndarray:
