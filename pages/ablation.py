@@ -94,8 +94,10 @@ render.plot(maps.panel_row([maps.Panel(f"A · x̂0 · seed {sd}", xa[i]) for i, 
                      + [maps.Panel(f"A − B · seed {sd}", step_diffs[i], "diff", lim) for i, sd in enumerate(seeds)],
                      ncol=n, size=170, title=f"Step {step} (t = {int(ta.timesteps[step])}): what each run expects "
                                               "the finished image to be"), key="ablation-step")
-st.caption("Scrub the step to watch the two runs' guesses drift apart (or not): from the same noise, any "
-           "difference is the ablation's doing. Same colour scale for the difference as above.")
+own_x_T = src.kind == "inversion" and a_name != b_name                   # each model inverted the drawing itself
+st.caption("Scrub the step to watch the two runs' guesses drift apart (or not): " + (
+    "each starts from its own model's x_T, so part of any difference is the two inversions'." if own_x_T else
+    "from the same start, any difference is the ablation's doing.") + " Same colour scale for the difference as above.")
 
 st.subheader("Measured quality of A and B as set up")
 setups.quality_section(a, b, s)
