@@ -45,7 +45,7 @@ _TITLES = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plo
 
 # The zero-shot reading's bar chart: one bar per label, drawn (plotly's SVG bars) under its title.
 _READING_BARS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
-    .filter(p => ((p.layout && p.layout.title && p.layout.title.text) || '').startsWith('Noise-prediction error per label'))
+    .filter(p => ((p.layout && p.layout.title && p.layout.title.text) || '').includes('Noise-prediction error per label'))
     .map(p => p.querySelectorAll('g.point path').length)"""
 
 
