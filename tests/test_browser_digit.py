@@ -18,6 +18,7 @@ import pytest
 from browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
+    RUN_TIMEOUT_MS,
     AppServer,
     problems,
     query,
@@ -30,7 +31,7 @@ from browser import (
 pytestmark = pytest.mark.browser
 
 VIEW = {"width": 1280, "height": 720}
-TIMEOUT = 180_000
+TIMEOUT = max(180_000, RUN_TIMEOUT_MS)          # DIFFVIZ_BROWSER_TIMEOUT raises it on a busy machine
 
 # The canvas's pixels: how many are lit (R > 100), read inside the component's shadow root.
 _INK = """() => { for (const host of document.querySelectorAll('[data-testid="stBidiComponentIsolated"]')) {
