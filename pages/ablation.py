@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, quality, render, runs, settings, setups
+from diffviz.app import notices, params, quality, render, runs, settings, setups, sources
 from diffviz.figures import curves, maps
 from diffviz.model import zoo
 from diffviz.probe import readings
@@ -44,9 +44,14 @@ c1, _ = st.columns([1, 2])
 n = params.int_param("seeds", "Seeds side by side", 1, 4, 2, where=c1,
                  help="Seeds seed, seed + 1, …: each gives its own starting noise, the same for A and B.")
 seeds = [s.seed + i for i in range(n)]
-
-ta = runs.trajectory(s, model=a_name, seeds=seeds, interventions=a_iv)
-tb = runs.trajectory(s, model=b_name, seeds=seeds, interventions=b_iv)
+src = sources.pick(s, runs.load_model(a_name)[0].config)   # sampling, or the drawing's SDEdit or inversion
+if not sources.fits(src, b_name):
+    st.warning(f"{b_name} takes pictures of another size than {a_name}: both run from pure noise instead.")
+    src = sources.Source("noise", None, None)
+ta = sources.trajectory(s, src, model=a_name, seeds=seeds, interventions=a_iv)
+tb = sources.trajectory(s, src, model=b_name, seeds=seeds, interventions=b_iv)
+if src.from_drawing:
+    st.caption(sources.note(s, src, ta, "Every run here (A and B, each seed) is", seeds, measured=False))
 fa, fb = np.clip(ta.final.astype(np.float32), -1, 1), np.clip(tb.final.astype(np.float32), -1, 1)
 diffs = [maps.as_map(fa[i] - fb[i]) for i in range(n)]                  # (H, W); RGB: mean of R, G, B
 lim = max(float(np.abs(np.stack(diffs)).max()), 1e-3)
@@ -65,18 +70,23 @@ rms = [readings.rmse(fa[i], fb[i]) for i in range(n)]
 img_col.caption("RMS difference of the final images: " + ", ".join(f"seed {sd}: {r:.3f}" for sd, r in zip(seeds, rms))
            + " (images span −1..1). Purple/orange: where A is brighter/darker than B.")
 
-gap = runs.derived(("ablation-gap", runs.run_key(s, a_name, seeds, a_iv), runs.run_key(s, b_name, seeds, b_iv)),
+gap = runs.derived(("ablation-gap", sources.key(s, src, a_name, seeds, a_iv), sources.key(s, src, b_name, seeds, b_iv)),
                  lambda: readings.rmse(np.clip(ta.pred_x0.astype(np.float32), -1, 1),
                                        np.clip(tb.pred_x0.astype(np.float32), -1, 1), axes=(2, 3, 4)))
 render.plot(curves.lines_vs_t(ta.timesteps, {f"seed {sd}": gap[:, i] for i, sd in enumerate(seeds)},
                       "RMS of x̂0(A) − x̂0(B)", title="When do A and B part ways?",
                       height=320), key="ablation-gap", where=gap_col)
-gap_col.caption("Both runs start from the same noise. The gap (both x̂0 clipped to −1..1) is what the ablation "
+start = {"noise": "Both runs start from the same noise.",
+         "drawing": f"Both runs start from the same drawing, noised to t = {src.t0} with the same noise.",
+         "inversion": f"Both runs start from the same x_T: the drawing inverted by {a_name} as trained." if a_name == b_name
+         else f"Each model starts from its own inversion of the drawing (the x_T it decodes back into it as "
+              f"trained), so {a_name} and {b_name} start from different x_T and the gap does not start at 0."}[src.kind]
+gap_col.caption(f"{start} The gap (both x̂0 clipped to −1..1) is what the ablation "
            "has changed so far: it jumps where the ablation acts, and shrinks again where the model recovers.")
 
 st.subheader("Step by step: the two guesses x̂0")
 c1, _ = st.columns([1, 1])
-step = settings.step_param(s, where=c1, label="Compare at step")
+step = sources.step(s, src, ta, where=c1, label="Compare at step")
 xa, xb = (np.clip(tr.pred_x0[step].astype(np.float32), -1, 1) for tr in (ta, tb))
 step_diffs = [maps.as_map(xa[i] - xb[i]) for i in range(n)]
 render.plot(maps.panel_row([maps.Panel(f"A · x̂0 · seed {sd}", xa[i]) for i, sd in enumerate(seeds)]
@@ -84,8 +94,10 @@ render.plot(maps.panel_row([maps.Panel(f"A · x̂0 · seed {sd}", xa[i]) for i, 
                      + [maps.Panel(f"A − B · seed {sd}", step_diffs[i], "diff", lim) for i, sd in enumerate(seeds)],
                      ncol=n, size=170, title=f"Step {step} (t = {int(ta.timesteps[step])}): what each run expects "
                                               "the finished image to be"), key="ablation-step")
-st.caption("Scrub the step to watch the two runs' guesses drift apart (or not): from the same noise, any "
-           "difference is the ablation's doing. Same colour scale for the difference as above.")
+own_x_T = src.kind == "inversion" and a_name != b_name                   # each model inverted the drawing itself
+st.caption("Scrub the step to watch the two runs' guesses drift apart (or not): " + (
+    "each starts from its own model's x_T, so part of any difference is the two inversions'." if own_x_T else
+    "from the same start, any difference is the ablation's doing.") + " Same colour scale for the difference as above.")
 
 st.subheader("Measured quality of A and B as set up")
 setups.quality_section(a, b, s)
@@ -101,13 +113,9 @@ def code_for(iv) -> str:
             f"drop_condition={iv.drop_condition}, t_min={iv.t_min}, t_max={iv.t_max})")
 
 
-notices.show_code(f"""
-from diffviz.diffusion import sampling
-from diffviz.model import zoo
-from diffviz.model.interventions import Interventions
-run = dict(sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g}, seeds={seeds})
-conds = [{s.condition!r}] * {n}
-a = sampling.run(zoo.load("{a_name}")[0], conds, **run, interventions={code_for(a_iv)})
-b = sampling.run(zoo.load("{b_name}")[0], conds, **run, interventions={code_for(b_iv)})
-difference = a.final - b.final          # ({n}, C, H, W)
-""")
+notices.show_code("from diffviz.model.interventions import Interventions\n"
+                  + sources.code(s, src, name="a", model=f'zoo.load("{a_name}")[0]', seeds=seeds,
+                                 extra=f", interventions={code_for(a_iv)}")
+                  + sources.code(s, src, name="b", model=f'zoo.load("{b_name}")[0]', seeds=seeds, head=False,
+                                 extra=f", interventions={code_for(b_iv)}")
+                  + f"difference = a.final - b.final          # ({n}, C, H, W)\n")

@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, readouts, render, runs, settings
+from diffviz.app import notices, params, readouts, render, runs, sources
 from diffviz.data import text
 from diffviz.figures import curves, maps
 from diffviz.model import zoo
@@ -50,7 +50,10 @@ if not SELF:
     st.stop()
 
 capture = ["*.self_attn.probs"] + (["*.cross_attn.probs"] if CROSS else [])
-traj = runs.trajectory(s, capture=capture)
+src = sources.pick(s, cfg)                       # sampling, or your drawing's SDEdit or inversion
+traj, rk = sources.trajectory(s, src, capture=capture), sources.key(s, src)
+if src.from_drawing:
+    st.caption(sources.note(s, src, traj))
 S = traj.steps
 
 # ---------------------------------------------------------------- controls
@@ -63,7 +66,7 @@ head = params.choice_param("head", "Head", ["mean"] + list(range(cfg.heads)), "m
                        format_func=lambda h: "mean of heads" if h == "mean" else f"head {h}")
 side = cfg.resolution(level_of(block))
 c1, c2, c3 = st.columns([2, 1, 1])
-step = settings.step_param(s, where=c1)
+step = sources.step(s, src, traj, where=c1)
 t = int(traj.timesteps[step])
 qx = params.int_param("qx", "Query x (column)", 0, side - 1, side * 4 // 7, where=c2)
 qy = params.int_param("qy", "Query y (row)", 0, side - 1, side * 2 // 7, where=c3)
@@ -82,7 +85,7 @@ def query_rows():
                 "mean": float(max(mean.max(), 1e-6))}}
 
 
-q = runs.derived(("attn-rows", runs.run_key(s), key, qy, qx), query_rows)
+q = runs.derived(("attn-rows", rk, key, qy, qx), query_rows)
 row = q["mean"][step] if head == "mean" else q["rows"][step, head]
 conc = readings.concentration(row)
 notices.you_should_see(try_box, readouts.habits_text(q["entropy"][:, :cfg.heads], step, side, ONTO))
@@ -149,7 +152,7 @@ else:
         agg = per_step.mean(axis=0)
         return {"maps": per_step, "agg": agg, "zmax": float(max(per_step.max(), agg.max(), 1e-6))}
 
-    tm = runs.derived(("attn-tokens", runs.run_key(s), xkey, tuple(tokens)), token_summary)
+    tm = runs.derived(("attn-tokens", rk, xkey, tuple(tokens)), token_summary)
     st.markdown(f"Every pixel of the {xside}×{xside} map splits its attention over the caption's "
                 f"{len(tokens)} tokens (the weights add up to 1 at each pixel). One map per token, "
                 f"`<start>` and `<end>` included, mean of the {cfg.heads} heads, on one colour scale "
@@ -185,7 +188,7 @@ else:
                    "menu (same network before that last run). The maps you see here are the ones the U-Net uses to "
                    "draw.")
 
-notices.show_code(notices.run_code(s, capture) + f"""\
+notices.show_code(sources.code(s, src, capture) + f"""\
 probs = traj.traces[{step}]["{key}"][0]        # (heads, N, N): softmax(Q Kᵀ/√d), N = {side}×{side}
 weights = readings.attention_map(probs, qy={qy}, qx={qx}, head={None if head == 'mean' else head})
 # ({side}, {side}): where the query looks; the weights sum to 1

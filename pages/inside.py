@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import digit, notices, params, render, runs, settings
+from diffviz.app import notices, params, render, runs, sources
 from diffviz.figures import curves, diagram, maps, palette
 from diffviz.probe import claims, readings
 
@@ -38,12 +38,13 @@ try_box = notices.intro(
     "positive, blue = negative, on one colour scale for all steps of the run.")
 WHAT, APPEAR = ("digit", "appears") if cfg.conditioning == "class" else ("shapes", "appear")
 
-traj, run_key, note = digit.page_run(s, cfg, capture=STAGES)      # sampling, or your drawing's SDEdit
-if note:
-    st.caption(note)
+src = sources.pick(s, cfg)                      # sampling, or your drawing's SDEdit or inversion
+traj, run_key = sources.trajectory(s, src, capture=STAGES), sources.key(s, src)
+if src.from_drawing:
+    st.caption(sources.note(s, src, traj))
 S = traj.steps
 c1, c2 = st.columns([3, 2])
-step = settings.step_param(s, where=c1, n=S)
+step = sources.step(s, src, traj, where=c1)
 focus = params.choice_param("level", "Look closer at", STAGES, "bottleneck", where=c2, format_func=name,
                         help="Show every channel of one level, and how the energy is shared between them.")
 t = int(traj.timesteps[step])
@@ -127,14 +128,14 @@ def grid(stage: str, top: int = TOP, ncol: int = 4, width: int = 400):
 for k in range(L):
     a, b = st.columns(2)
     with a:
-        render.shared_plot(("inside", runs.run_key(s), step, f"encoder.{k}"), lambda k=k: grid(f"encoder.{k}"),
+        render.shared_plot(("inside", run_key, step, f"encoder.{k}"), lambda k=k: grid(f"encoder.{k}"),
                            key=f"grid-encoder-{k}")
     with b:
-        render.shared_plot(("inside", runs.run_key(s), step, f"decoder.{k}"), lambda k=k: grid(f"decoder.{k}"),
+        render.shared_plot(("inside", run_key, step, f"decoder.{k}"), lambda k=k: grid(f"decoder.{k}"),
                            key=f"grid-decoder-{k}")
 _, mid, _ = st.columns([1, 2, 1])
 with mid:
-    render.shared_plot(("inside", runs.run_key(s), step, "bottleneck"), lambda: grid("bottleneck"),
+    render.shared_plot(("inside", run_key, step, "bottleneck"), lambda: grid("bottleneck"),
                        key="grid-bottleneck")
 
 # ---------------------------------------------------------------- statistics over the run
@@ -157,7 +158,7 @@ st.subheader(f"Closer: {name(focus)}")
 info = summary[focus]
 n_ch = channels_of(focus)
 ncol = 16 if n_ch > 32 else 8
-render.shared_plot(("inside-all", runs.run_key(s), step, focus), lambda: grid(focus, top=n_ch, ncol=ncol, width=900),
+render.shared_plot(("inside-all", run_key, step, focus), lambda: grid(focus, top=n_ch, ncol=ncol, width=900),
                    key="grid-focus")
 a, b = st.columns(2)
 with a:
@@ -176,7 +177,7 @@ st.caption("All channels of this level, strongest first, on their own colour sca
            "Energy = mean square over the whole run; the bars show how unevenly the channels share it, and "
            "the grids above show only the strongest.")
 
-notices.show_code(notices.run_code(s, STAGES) + f"""\
+notices.show_code(sources.code(s, src, STAGES) + f"""\
 x = readings.stack_steps(traj.traces, "{focus}")        # (steps, C, H, W)
 order = readings.rank_channels(x)[:{TOP}]              # most energetic channels first
 maps = traj.traces[{step}]["{focus}"][0][order]        # (16, H, W) at step {step}, t = {t}

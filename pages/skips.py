@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from diffviz.app import notices, params, quality, render, runs, settings
+from diffviz.app import notices, params, quality, render, runs, sources
 from diffviz.figures import curves, maps, palette
 from diffviz.model.interventions import Interventions
 from diffviz.probe import readings, skips
@@ -36,7 +36,11 @@ if not cfg.use_skips:
     quality.retrained_comparison(s, None)
     st.stop()
 
-traj = runs.trajectory(s, capture=["decoder.*.skip", "decoder.*.upsample"])
+CAPTURE = ["decoder.*.skip", "decoder.*.upsample"]
+src = sources.pick(s, cfg)                       # sampling, or your drawing's SDEdit or inversion
+traj, rk = sources.trajectory(s, src, capture=CAPTURE), sources.key(s, src)
+if src.from_drawing:
+    st.caption(sources.note(s, src, traj))
 S = traj.steps
 
 # ---------------------------------------------------------------- what meets at one decoder level
@@ -44,7 +48,7 @@ st.subheader("What meets at a decoder level")
 c1, c2 = st.columns([1, 2])
 level = params.choice_param("level", "Skip connection", list(range(L)), 0, where=c1,
                         format_func=lambda k: f"skip {k} → decoder level {k} · {cfg.resolution(k)}×{cfg.resolution(k)}")
-step = settings.step_param(s, where=c2)
+step = sources.step(s, src, traj, where=c2)
 t = int(traj.timesteps[step])
 skip_key, bb_key = f"decoder.{level}.skip", f"decoder.{level}.upsample"
 
@@ -56,7 +60,7 @@ def rank_level(k: int):
     return {"skip": o_s, "bb": o_b, "lim": readings.symmetric_limit(sk[:, o_s], bb[:, o_b])}
 
 
-ranks = runs.derived(("skips-rank", runs.run_key(s), level), lambda: rank_level(level))
+ranks = runs.derived(("skips-rank", rk, level), lambda: rank_level(level))
 a, b = st.columns(2)
 now = traj.traces[step]
 with a:
@@ -76,7 +80,7 @@ cut = params.float_param("cut", "Frequency cut (fraction of the finest frequency
                           "(1 = stripes two pixels apart).")
 
 
-freq = runs.derived(("skips-freq", runs.run_key(s), cut), lambda: skips.skip_backbone_summary(traj.traces, L, cut))
+freq = runs.derived(("skips-freq", rk, cut), lambda: skips.skip_backbone_summary(traj.traces, L, cut))
 PARTS = {"skip": palette.SKIP, "backbone": palette.part_colour("backbone", level)}   # as in the overview
 a, b = st.columns(2)
 with a:
@@ -111,8 +115,10 @@ st.caption("2-D Fourier transform of every channel; the energy (the mean include
 
 # ---------------------------------------------------------------- knobs
 st.subheader("Turn the knobs")
+start = {"noise": f"Same seed ({s.seed}), same noise", "drawing": f"Same drawing noised to t = {src.t0} (seed {s.seed})",
+         "inversion": f"Same drawing, same inverted x_T (seed {s.seed})"}[src.kind]
 st.markdown("Scale each skip and each backbone tensor right before they are concatenated (0 = cut, 1 = as "
-            "trained), only for the steps whose t lies in the range. Same seed, same noise: any change "
+            f"trained), only for the steps whose t lies in the range. {start}: any change "
             "in the result is the knobs' doing. (FreeU, Si et al. 2023, boosts the backbone and damps the skips "
             "of large text-to-image U-Nets to sharpen them; see how much this small one tolerates.)")
 box = st.container(border=True)
@@ -134,14 +140,14 @@ iv = Interventions(skip_scale={k: v for k, v in skip_scale.items() if v != 1.0},
 if tmin > tmax:
     box.caption("The t range is empty (from > up to): nothing is changed.")
 active = not iv.is_empty() and tmin <= tmax
-mod = runs.trajectory(s, interventions=iv) if active else None
+mod = sources.trajectory(s, src, interventions=iv) if active else None
 final = traj.final[0]
 changed = mod.final[0] if mod is not None else final
 diff, lim = readings.difference(maps.as_map(np.clip(changed, -1, 1)), maps.as_map(np.clip(final, -1, 1)))  # RGB: mean
 touched = int(sum(iv.active_at(int(x)) for x in traj.timesteps)) if active else 0
 render.plot(maps.panel_row([maps.Panel("as trained", final), maps.Panel("with your knobs", changed),
                       maps.Panel("difference (knobs − trained)", diff, "diff", lim if active else 1.0)],
-                     title=f"Same seed ({s.seed}): the final image x0", size=260), key="result")
+                     title=f"{start}: the final image x0", size=260), key="result")
 if active:
     rms = readings.rmse(np.clip(changed, -1, 1), np.clip(final, -1, 1))
     st.caption(f"The knobs acted on {touched} of {S} steps. RMS difference {rms:.3f} (images span −1..1). "
@@ -150,19 +156,12 @@ if active:
 else:
     st.caption("All knobs are as trained (1.0): both images are the same run.")
 
-quality.retrained_comparison(s, traj)
+quality.retrained_comparison(s, traj, src)
 
-notices.show_code(f"""
-from diffviz.diffusion import sampling
-from diffviz.model import zoo
-from diffviz.probe import readings
+notices.show_code(sources.code(s, src, CAPTURE) + f"""\
 from diffviz.model.interventions import Interventions
-model, _ = zoo.load("{s.model}")
-run = dict(sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g}, seeds=[{s.seed}])
-traj = sampling.run(model, [{s.condition!r}], **run, capture_select=["decoder.*.skip", "decoder.*.upsample"])
 skip = traj.traces[{step}]["decoder.{level}.skip"]          # (1, C, H, W) what the encoder hands over
 backbone = traj.traces[{step}]["decoder.{level}.upsample"]  # (1, C, H, W) what comes up from below
 readings.high_share(skip[0], cut={cut:g}), readings.high_share(backbone[0], cut={cut:g})
 iv = Interventions(skip_scale={iv.skip_scale!r}, backbone_scale={iv.backbone_scale!r}, t_min={tmin}, t_max={tmax})
-changed = sampling.run(model, [{s.condition!r}], **run, interventions=iv).final
-""")
+""" + sources.code(s, src, extra=", interventions=iv", name="changed", head=False))

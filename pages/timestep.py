@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from diffviz.app import notices, params, render, runs, settings
+from diffviz.app import notices, params, render, runs, sources
 from diffviz.diffusion import sampling
 from diffviz.figures import curves, maps
 from diffviz.model.layers import sinusoidal_embedding
@@ -94,9 +94,13 @@ st.caption("Red = positive, blue = negative, one scale for scale and shift. A sc
 
 # ---------------------------------------------------------------- 3. wrong t
 st.subheader("3 · Tell the model the wrong t")
-traj = runs.trajectory(s)
+src = sources.pick(s, cfg)                       # sampling, or your drawing's SDEdit or inversion
+traj = sources.trajectory(s, src)
+if src.from_drawing:
+    st.caption(sources.note(s, src, traj))
+guidance = 1.0 if src.kind == "inversion" else s.guidance       # the run's own: inversion decodes without guidance
 c1, c2 = st.columns(2)
-step = settings.step_param(s, where=c1)
+step = sources.step(s, src, traj, where=c1)
 t_true = int(traj.timesteps[step])
 told = params.select_slider_param("wrong_t", "The t the model is told", TOLD, 100, where=c2,
                               help="The image stays the true x_t; only the number fed to the network changes.")
@@ -106,13 +110,13 @@ sched = runs.schedule_name(meta)
 def sweep():
     ts = sorted(set(TOLD) | {t for t in (t_true - 50, t_true, t_true + 50) if 0 <= t <= 999})   # finer near the truth
     cond = sampling.encode_conditions(model, [s.condition])
-    eps, x0 = readings.told_t_sweep(model, traj.x_t[step, 0], t_true, cond, s.guidance, ts, sched)
+    eps, x0 = readings.told_t_sweep(model, traj.x_t[step, 0], t_true, cond, guidance, ts, sched)
     ref = np.clip(traj.final[0].astype(np.float32), -1, 1)
     err = readings.rmse(np.clip(x0, -1, 1), ref[None], axes=(1, 2, 3))
     return {"ts": ts, "eps": eps, "x0": x0, "err": err}
 
 
-sw = runs.derived(("told-t", runs.run_key(s), step, sched), sweep)
+sw = runs.derived(("told-t", sources.key(s, src), step, sched), sweep)
 notices.you_should_see(try_box, lie_text(sw, t_true))
 i_true, i_told = sw["ts"].index(t_true), sw["ts"].index(told)
 eps_lim = readings.symmetric_limit(maps.as_map(sw["eps"][i_true]), maps.as_map(sw["eps"][i_told]))   # RGB: mean of R, G, B
@@ -133,16 +137,11 @@ st.caption(f"x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t always uses the tru
            f"{len(sw['ts'])} values of t in one batched call."
            + (" Colour images: ε̂ is shown as the mean of its R, G, B channels." if cfg.in_channels == 3 else ""))
 
-notices.show_code(f"""
-from diffviz.diffusion import sampling
-from diffviz.model import zoo
-from diffviz.probe import claims, readings
-model, _ = zoo.load("{s.model}")
+notices.show_code(sources.code(s, src) + f"""\
+from diffviz.probe import claims
 film = readings.film_sweep(model, ts=range(0, 1000, 5), cond={cond_for_film!r})
 scale, shift = film["{block}"]                 # (200, C) each: h = norm(h) · (1 + scale) + shift
-traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, guidance={s.guidance:g},
-                    seeds=[{s.seed}])
 cond = sampling.encode_conditions(model, [{s.condition!r}])
 eps, x0 = readings.told_t_sweep(model, traj.x_t[{step}, 0], t_true={t_true}, cond=cond,
-                                guidance={s.guidance:g}, told_ts=[{t_true}, {told}])
+                                guidance={guidance:g}, told_ts=[{t_true}, {told}])
 """)

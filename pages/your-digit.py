@@ -111,6 +111,13 @@ judge_text = f" The independent judge reads your input as a {reads[0]}." if read
 st.caption(f"Measured now: the change {order} with t ({diffs[0]:.3f} → {diffs[1]:.3f} → {diffs[2]:.3f}).{judge_text} "
            "From a small t the noise hides little, so the U-Net only smooths your strokes; from a large t almost "
            "nothing of x0 is left but its rough layout, and the model draws what it knows there.")
+told_there = f"the caption “{notices.plain(s.prompt)}”" if s.kind == "text" else f"the sidebar's label ({s.label})"
+st.markdown(f"**Look inside while the U-Net repairs it.** Pages 4–8 run on this {what}'s repair from t = {t0} "
+            f"(“Run the U-Net on”; or on its DDIM inversion), told {told_there}:")
+link = {"source": "drawing", "from": str(t0)} | ({} if d.is_default else {"drawing": d.code})
+for col, (path, title) in zip(st.columns(5), [("inside", "4 · Inside"), ("skips", "5 · Skips"), ("attention", "6 · Attention"),
+                                              ("timestep", "7 · Timestep"), ("ablation", "8 · Ablation lab")]):
+    col.page_link(f"pages/{path}.py", label=title, query_params=link)
 
 # ---------------------------------------------------------------- invert it, read it, place it
 if cfg.conditioning == "class":

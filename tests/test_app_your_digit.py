@@ -46,6 +46,9 @@ def test_a_drawing_from_the_link_is_used_and_kept(as_served):
     assert at.query_params["drawing"] == [code] or at.query_params["drawing"] == code
     assert "cannot be used" not in texts(at)
     assert "told “8”" in texts(at) or "told 8" in texts(at)
+    links = {el.proto.page: el.proto.query_string for el in at.get("page_link")}     # pages 4–8 on this repair
+    assert set(links) == {"inside", "skips", "attention", "timestep", "ablation"}
+    assert all(q == f"source=drawing&from=300&drawing={code}" for q in links.values()), links
 
 
 @pytest.mark.parametrize("value, words", [
@@ -92,13 +95,3 @@ def test_the_shapes_model_draws_in_colour_and_repairs_with_the_caption(as_served
     assert any("told “a large red circle" in c.value for c in at.caption), [c.value for c in at.caption]
     at = app(PAGE, model="shapes", drawing=drawing.encode(three()))    # a digit's drawing: refused, default scene
     assert "digit model" in " ".join(w.value for w in at.warning) and not at.exception
-
-
-def test_the_inside_page_runs_on_the_drawing(as_served):
-    code = drawing.encode(three())
-    at = app("pages/inside.py", source="drawing", drawing=code, steps="10", **{"from": "300"})
-    assert not at.exception, [e.value for e in at.exception]
-    assert any("repair of your drawing from t = 300 (4 steps" in c.value for c in at.caption), [c.value for c in at.caption]
-    assert at.slider(key="p_unet_step").max == 3                       # the repair's 4 steps, not the sidebar's 10
-    at = app("pages/inside.py", source="drawing", drawing=drawing.encode(drawing.blank(1, 28)), steps="10")
-    assert not at.exception and "pure noise instead" in " ".join(w.value for w in at.warning)

@@ -118,18 +118,25 @@ def _take(msg: dict | None, code: str, channels: int, size: int) -> str:
     return code
 
 
-def sdedit(s: Settings, d: Drawn, condition, t_start: int, capture=None, capture_steps=None):
-    """The SDEdit repair of the drawing's input from ``t_start`` (a `sampling.Trajectory`), cached and shared."""
-    m, meta = runs.load_model(s.model)
+def sdedit(s: Settings, d: Drawn, condition, t_start: int, capture=None, capture_steps=None, interventions=None,
+           model: str | None = None, seeds=None):
+    """The SDEdit repair of the drawing's input from ``t_start`` (a `sampling.Trajectory`, one per seed:
+    the sidebar's seed by default), with the sidebar's sampler, steps and guidance; cached and shared."""
+    name = model or s.model
+    m, meta = runs.load_model(name)
+    iv = interventions if interventions is not None and not interventions.is_empty() else None
+    seeds = tuple(seeds) if seeds is not None else (s.seed,)
     sel = tuple(capture) if isinstance(capture, (list, tuple)) else capture
     cs = tuple(capture_steps) if capture_steps is not None else None
-    key = ("sdedit", s.model, d.digest(), str(condition), int(t_start), s.sampler, s.steps, s.guidance, s.seed, sel, cs)
+    key = ("sdedit", name, d.digest(), str(condition), int(t_start), s.sampler, s.steps, s.guidance, seeds, sel, cs,
+           iv.key() if iv else None)
 
     def compute():
-        return edit.run(m, d.x[None], [condition], t_start=int(t_start), sampler=s.sampler, steps=s.steps,
-                        guidance=s.guidance, seeds=[s.seed], schedule=runs.schedule_name(meta),
-                        capture_select=sel, capture_steps=cs)
-    return runs.cached(runs.RUNS, key, compute, f"Repairing your drawing from t = {t_start}…")
+        return edit.run(m, np.stack([d.x] * len(seeds)), [condition] * len(seeds), t_start=int(t_start),
+                        sampler=s.sampler, steps=s.steps, guidance=s.guidance, seeds=list(seeds),
+                        schedule=runs.schedule_name(meta), interventions=iv, capture_select=sel, capture_steps=cs)
+    return runs.cached(runs.RUNS, key, compute,
+                       f"Repairing {'the default drawing' if d.is_default else 'your drawing'} from t = {t_start}…")
 
 
 def current(cfg) -> Drawn:
@@ -144,30 +151,6 @@ def current(cfg) -> Drawn:
         return Drawn(grid, p.x, p.notes, None, not code, code or drawing.encode(grid))
     except drawing.DrawingError as e:
         return Drawn(grid, None, [], str(e), not code, code or drawing.encode(grid))
-
-
-def page_run(s: Settings, cfg, capture=None, where=None):
-    """The run a "look inside" page shows: sampling from noise, or (``source=drawing``) the SDEdit repair
-    of your drawing from the ``from`` t, told the sidebar's label or caption.
-
-    Returns (trajectory, a plain key naming that run for `runs.derived`, a caption or None).
-    """
-    from diffviz.app.params import choice_param, int_param
-    where = where or st
-    names = {"noise": "a sample from pure noise", "drawing": "your drawing, repaired (SDEdit)"}
-    source = choice_param("source", "Run the U-Net on", list(names), "noise", where=where, widget="segmented",
-                          format_func=names.get, help="Your drawing comes from page 9 (or the link's drawing).")
-    d = current(cfg) if source == "drawing" else None
-    if d is None or d.x is None:
-        if d is not None:
-            where.warning(f"{plain(d.problem, 200)} Showing a sample from pure noise instead.")
-        return runs.trajectory(s, capture=capture), runs.run_key(s), None
-    t0 = int_param("from", "Repair from t", 100, 900, 600, step=100, where=where)
-    tr = sdedit(s, d, s.condition, t0, capture=capture)
-    note = (f"The U-Net's run here is the repair of {'the default drawing' if d.is_default else 'your drawing'} "
-            f"from t = {t0} ({tr.steps} steps, told {plain(s.condition)}): step 0 is your input noised to t = {t0}, "
-            "not pure noise. Draw on page 9.")
-    return tr, ("drawing", d.digest(), t0) + runs.run_key(s), note
 
 
 def judge_reads(images: np.ndarray) -> list[int] | None:

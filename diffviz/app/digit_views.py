@@ -80,8 +80,8 @@ def show_inversion(model: str, x0, cond=None, steps: int = defaults.STEPS) -> No
     chart(figs.noise_histogram({"plain x_T": p["x_T"], "improved x_T": q["x_T"]},
                                title="How Gaussian is the inverted noise?"), key="inv-hist")
     st.table({"": ["reconstruction PSNR (dB)", "std of x_T (N(0,1): 1)", "U-Net calls up", "U-Net calls down"],
-              "plain": [f"{p['psnr']:.1f}", f"{p['std']:.2f}", p["calls"], steps],
-              "improved": [f"{q['psnr']:.1f}", f"{q['std']:.2f}", q["calls"], steps]})
+              "plain": [f"{p['psnr']:.1f}", f"{p['std']:.2f}", str(p["calls"]), str(steps)],      # one type a column
+              "improved": [f"{q['psnr']:.1f}", f"{q['std']:.2f}", str(q["calls"]), str(steps)]})
     better = "better" if q["psnr"] > p["psnr"] else "not better"
     st.markdown(
         f"**What this shows.** DDIM without added noise is a fixed road from noise to an image; inversion "

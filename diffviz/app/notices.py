@@ -61,17 +61,6 @@ def you_should_see(box, text: str) -> None:
     box.info("**Try this — you should see:** " + text, icon=":material/science:")
 
 
-def run_code(s, capture_select) -> str:
-    """The first lines of a page's code snippet for settings `s`: load the model, make the captured run shown."""
-    return ('from diffviz.diffusion import sampling\n'
-            'from diffviz.model import zoo\n'
-            'from diffviz.probe import readings\n'
-            f'model, _ = zoo.load("{s.model}")\n'
-            f'traj = sampling.run(model, [{s.condition!r}], sampler="{s.sampler}", steps={s.steps}, '
-            f'guidance={s.guidance:g},\n'
-            f'                    seeds=[{s.seed}], capture_select={capture_select!r})\n')
-
-
 def show_code(code: str) -> None:
     """A "show the code" expander with the few lines of diffviz behind the view."""
     with st.expander("Show the code"):

@@ -116,10 +116,11 @@ def quality_table(names: list[str], where=None) -> bool:
     return True
 
 
-def retrained_comparison(s, traj) -> None:
+def retrained_comparison(s, traj, src=None) -> None:
     """The skips page's last section: mnist next to mnist-noskip (and its same-budget partner) on the same
-    seed, with their measured quality. ``traj``: the page's run of the sidebar's model (reused), or None."""
-    from diffviz.app import render, runs
+    seed, with their measured quality. ``traj``: the page's run of the sidebar's model (reused), or None;
+    ``src``: the page's `sources.Source` (your drawing: each model repairs or inverts the same drawing)."""
+    from diffviz.app import render, runs, sources
     from diffviz.figures import maps
     from diffviz.model import zoo
     choices = [n for n in ("mnist", "mnist-noskip", "mnist-step1500") if n in zoo.available()]
@@ -137,11 +138,15 @@ def retrained_comparison(s, traj) -> None:
                 "same command, for the same 1,500 steps (its fair partner).")
     panels = []
     for name in choices:
-        final = traj.final[0] if name == s.model and traj is not None else runs.trajectory(s, model=name).final[0]
+        final = traj.final[0] if name == s.model and traj is not None else (
+            sources.trajectory(s, src, model=name) if src is not None else runs.trajectory(s, model=name)).final[0]
         meta = runs.load_model(name)[1]
         trained = meta.get("step", meta.get("steps"))                    # training steps behind the weights
         panels.append(maps.Panel(f"{name} · {trained:,} steps" if isinstance(trained, int) else name, final))
-    render.plot(maps.panel_row(panels, title=f"Same seed ({s.seed}), same digit, same sampler", size=240),
+    title = {"drawing": f"The same drawing repaired from t = {getattr(src, 't0', None)}, same seed ({s.seed}), same "
+                        "sampler", "inversion": f"The same drawing, inverted by each model and decoded back (seed {s.seed})"
+             }.get(getattr(src, "kind", "noise"), f"Same seed ({s.seed}), same digit, same sampler")
+    render.plot(maps.panel_row(panels, title=title, size=240),
             key="retrained")
     if "mnist-step1500" not in choices:
         st.caption("mnist-step1500 (the same-budget partner) is not available yet.")

@@ -213,22 +213,23 @@ def settings() -> Settings:
 
 
 def step_param(s: Settings, default: int | None = None, where=None, label: str = "Show step",
-               disabled: bool = False, n: int | None = None) -> int:
+               disabled: bool = False, n: int | None = None, first: str = "pure noise") -> int:
     """The ``step`` slider (0 = the first, noisiest step .. steps − 1), shared by the U-Net pages.
 
     Bound to the query parameter ``step`` like `int_param`, but with its own widget key: the denoising
     page has a different slider under ``p_step``, and Streamlit hands a widget no value (its minimum)
-    when the same key belonged to another widget in the previous run.
+    when the same key belonged to another widget in the previous run. ``n``: a run with other than
+    s.steps steps; ``first``: what step 0 starts from (a run from your drawing: not pure noise).
     """
     where = where or st
-    key, hi = "p_unet_step", (s.steps if n is None else n) - 1       # n: a run with other than s.steps steps
+    key, hi = "p_unet_step", (s.steps if n is None else n) - 1
     d = min(s.steps // 2 if default is None else default, hi)
     _init_from_url("step", key, d, _clamped_int("step", 0, hi))
     st.session_state[key] = min(max(int(st.session_state[key]), 0), hi)
-    value = where.slider(f"{label} (0 = pure noise … {hi} = last)", min_value=0, max_value=hi, step=1, key=key,
+    value = where.slider(f"{label} (0 = {first} … {hi} = last)", min_value=0, max_value=hi, step=1, key=key,
                          disabled=disabled,
-                         help="Which step of the sampling run to look at: 0 starts from pure noise, the "
-                              "last step gives the finished image. (“Steps in the run”, in the sidebar, "
-                              "sets how many there are.)") if hi > 0 else 0
+                         help=f"Which step of the run to look at: 0 starts from {first}, the last step gives the "
+                              "finished image. (“Steps in the run”, in the sidebar, sets how many there are.)"
+                         ) if hi > 0 else 0
     _sync_url("step", int(value), d)
     return int(value)

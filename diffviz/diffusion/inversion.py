@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from diffviz.diffusion.sampling import encode_conditions, guided_eps
+from diffviz.diffusion.sampling import Trajectory, collect, denoise_from, encode_conditions, guided_eps
 from diffviz.diffusion.schedulers import make_sampler
 from diffviz.model.unet import UNet
 
@@ -119,13 +119,26 @@ def _step_residual(sched, model, x_t, x_prev, t, cond) -> np.ndarray:
 
 
 @torch.inference_mode()
-def reconstruct(model: UNet, x_T, conds=None, steps: int = 50, schedule: str = "linear") -> np.ndarray:
-    """Deterministic DDIM (eta = 0, no guidance) from x_T (B, C, H, W) down to x0: float32, not clipped."""
+def decode(model: UNet, x_T, conds=None, steps: int = 50, schedule: str = "linear", interventions=None,
+           capture_select=None, capture_steps=None):
+    """Yield a `sampling.Step` for every deterministic DDIM step (eta = 0, no guidance) from x_T (B, C, H, W)
+    down to x0: the way back of an inversion, through the same U-Net calls and capture as sampling."""
     x = _to_batch(x_T)
     sched = make_sampler("ddim", schedule, steps)
     cond = encode_conditions(model, list(conds) if conds is not None else [None] * x.shape[0])
-    for t in sched.timesteps.tolist():
-        x = sched.step(_eps(model, x, t, cond), t, x).prev_sample
+    yield from denoise_from(model, x, [], sched, cond, 1.0, interventions, capture_select, capture_steps)
+
+
+def trajectory(model: UNet, x_T, conds=None, **kw) -> Trajectory:
+    """`decode` collected as a `sampling.Trajectory`: step 0's x_t is x_T, ``final`` the reconstruction."""
+    return collect(decode(model, x_T, conds, **kw))
+
+
+def reconstruct(model: UNet, x_T, conds=None, steps: int = 50, schedule: str = "linear") -> np.ndarray:
+    """Deterministic DDIM (eta = 0, no guidance) from x_T (B, C, H, W) down to x0: float32, not clipped."""
+    x = None
+    for st in decode(model, x_T, conds, steps, schedule):
+        x = st.x_prev
     return x.numpy()
 
 
