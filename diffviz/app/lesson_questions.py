@@ -121,7 +121,7 @@ def hide_until_reveal(keys) -> None:
     if keys:
         css = ", ".join(f".st-key-{k}, .st-key-{k}-numbers" for k in keys)
         st.html(f"<style>{css} {{ display: none !important; }}</style>")
-        st.caption("The panel that shows the answer is hidden until you reveal it.")
+        st.markdown("*The panel that shows the answer is hidden until you reveal it.*")
 
 
 def _answer(s, q, key: str, locked):
