@@ -159,15 +159,15 @@ def test_threads_sharing_one_model_get_their_own_results(tiny_model, monkeypatch
     barrier = threading.Barrier(len(SETTINGS))
     # Force the overlap: every run stops after its first step until all nine have taken one, so all
     # nine are in the middle of sampling (captures and interventions live) at the same moment.
-    middle, denoise, met = threading.Barrier(len(SETTINGS)), sampling.denoise, []
+    middle, one_step, met = threading.Barrier(len(SETTINGS)), sampling.one_step, []
 
-    def denoise_meeting_the_others(*a, **kw):
-        for i, st in enumerate(denoise(*a, **kw)):
-            yield st
-            if i == 0:
-                middle.wait(timeout=60)
-                met.append(i)
-    monkeypatch.setattr(sampling, "denoise", denoise_meeting_the_others)
+    def one_step_meeting_the_others(model, x, gens, sched, i, *a, **kw):     # every run's steps go through it
+        st = one_step(model, x, gens, sched, i, *a, **kw)
+        if i == 0:
+            middle.wait(timeout=60)
+            met.append(i)
+        return st
+    monkeypatch.setattr(sampling, "one_step", one_step_meeting_the_others)
 
     def work(i):
         try:
