@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import parse_qsl, urlsplit
@@ -50,6 +51,23 @@ class AppPage(NamedTuple):
     url: str            # the path to open: "" for the default page, which Streamlit serves at "/" only
     path: Path          # the page's script
     title: str
+
+
+@contextmanager
+def chromium_browser():
+    """Debian's Chromium, headless, through playwright (fails under CI and skips elsewhere when either is missing)."""
+    if not CHROMIUM.exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as e:
+        unavailable(f"playwright cannot be imported: {e}")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def app_pages(app: Path = ROOT / "app.py") -> list[AppPage]:

@@ -19,8 +19,7 @@ import contextlib
 
 import pytest
 from browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    chromium_browser,
     ROOT,
     RUN_TIMEOUT_MS,
     VIEWPORT,
@@ -57,18 +56,8 @@ LINK_DEFAULTS = {"model": "mnist"}
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        unavailable(f"playwright cannot be imported: {e}")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    chromium_browser,
     RUN_TIMEOUT_MS,
     AppServer,
     problems,
@@ -25,7 +24,6 @@ from browser import (
     screenshot,
     settle,
     snapshot,
-    unavailable,
 )
 
 pytestmark = pytest.mark.browser
@@ -52,18 +50,8 @@ _READING_BARS = """() => [...document.querySelectorAll('[data-testid="stMain"] .
 
 @pytest.fixture(scope="module")
 def chromium():
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        unavailable(f"playwright cannot be imported: {e}")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import pytest
 from browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    chromium_browser,
     RUN_TIMEOUT_MS,
     AppServer,
     query,
     settle,
-    unavailable,
 )
 
 pytestmark = pytest.mark.browser
@@ -27,20 +25,12 @@ SELECTED = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-
 
 @pytest.fixture(scope="module")
 def session():
-    if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        unavailable(f"playwright cannot be imported: {e}")
-    server = AppServer().start()
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    with chromium_browser() as browser:
+        server = AppServer().start()
+        try:
             yield browser, server
-            browser.close()
-    finally:
-        server.stop()
+        finally:
+            server.stop()
 
 
 def _open(browser, url, **kw):

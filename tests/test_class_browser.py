@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 from browser import (
+    chromium_browser,
     CHROMIUM,
-    CHROMIUM_ARGS,
     AppServer,
     problems,
     query,
@@ -61,16 +61,8 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as e:
-        unavailable(f"playwright cannot be imported: {e}")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium_browser() as browser:
+        yield browser
 
 
 def person(browser):
