@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from diffviz.diffusion.inversion import white_noise
 from diffviz.diffusion.schedulers import NoiseSchedule
@@ -60,28 +61,58 @@ def noised(x0, t: int, seed: int = SEED, schedule: str = "linear") -> torch.Tens
     return NoiseSchedule(schedule).add_noise(x, white_noise(x.shape[1:], seed, len(x)), int(t))
 
 
+class _Reached(Exception):
+    """Raised by a hook once the bottleneck's output is recorded: the decoder is not needed for the map."""
+
+
 @torch.inference_mode()
 def bottleneck(model: UNet, x_t, t: int, chunk: int = 250) -> np.ndarray:
-    """(N, D) flattened bottleneck activations of x_t (N, C, H, W) told t and no label."""
+    """(N, D) flattened bottleneck activations of x_t (N, C, H, W) told t and no label.
+
+    Only the encoder and the bottleneck run: a hook registered after capture's stops the pass there.
+    """
     dev = model.stem.weight.device
     out = []
+
+    def stop(_module, _inputs, _output):
+        raise _Reached
+
     for a in range(0, len(x_t), chunk):
         x = torch.as_tensor(x_t[a:a + chunk])
         tt = torch.full((len(x),), int(t), dtype=torch.long, device=dev)
         with capture(model, KEY) as trace:
-            model(x.to(dev), tt, model.null_condition(len(x)))
+            handle = model.bottleneck.register_forward_hook(stop)      # runs after capture's hook
+            try:
+                model(x.to(dev), tt, model.null_condition(len(x)))
+            except _Reached:
+                pass
+            finally:
+                handle.remove()
         out.append(trace[KEY].float().flatten(1).numpy())
     return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
 
 
 def pca2(feats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mean (D,), components (2, D), explained share (2,)) of (N, D) features, by SVD of the centred data."""
+    """(mean (D,), components (2, D), explained share (2,)) of (N, D) features.
+
+    With N digits and D ≫ N activations, the principal directions come from the small (N, N) Gram
+    matrix G = F Fᵀ of the centred features F: G u = s² u gives the direction Fᵀ u / s (the same as
+    an SVD of F, at a fraction of the cost: 500 × 500 instead of 500 × 6,272).
+    """
     f = np.asarray(feats, np.float64)
     mean = f.mean(0)
-    _, s, vt = np.linalg.svd(f - mean, full_matrices=False)
+    c = f - mean
+    if len(c) <= c.shape[1]:
+        with threadpool_limits(1):      # LAPACK on 2 busy cores: 0.03 s with one thread, up to 4 s with two
+            var, u = np.linalg.eigh(c @ c.T)                     # ascending eigenvalues s²
+        var, u = np.clip(var[::-1], 0, None), u[:, ::-1]
+        vt = (u[:, :2].T @ c) / np.sqrt(np.maximum(var[:2], 1e-30))[:, None]
+    else:
+        with threadpool_limits(1):
+            _, s, vt = np.linalg.svd(c, full_matrices=False)
+        var = s ** 2
     # Fix each axis's sign (largest loading positive) so maps at neighbouring t do not flip at random.
     signs = np.sign(vt[:2][np.arange(2), np.abs(vt[:2]).argmax(1)])
-    var = s ** 2
     return mean, vt[:2] * signs[:, None], var[:2] / max(var.sum(), 1e-30)
 
 
