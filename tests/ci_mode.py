@@ -77,8 +77,13 @@ def git_status(root) -> set[str] | None:
 _STATUS_KEY = pytest.StashKey[set]()
 
 
+def _is_worker(session) -> bool:
+    """A pytest-xdist worker (the controller alone compares the work tree, once, around the whole run)."""
+    return hasattr(session.config, "workerinput")
+
+
 def pytest_sessionstart(session):
-    if in_ci():
+    if in_ci() and not _is_worker(session):
         status = git_status(session.config.rootpath)
         if status is not None:
             session.stash[_STATUS_KEY] = status
