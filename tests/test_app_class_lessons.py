@@ -9,7 +9,7 @@ truth measured by `lesson_answers` on the class's settings; the CSV; a closed cl
 from __future__ import annotations
 
 import pytest
-from apptest import app
+from apptest import app, untold_figures
 
 from diffviz.app import class_lessons, lesson_answers, settings
 from diffviz.app.classroom import csv_text
@@ -115,3 +115,18 @@ def test_a_student_explores_and_rejoins_the_lesson(store):
     assert at.query_params["t"] == "100" and at.query_params["follow"] == "false"
     at.toggle(key="p_follow").set_value(True).run()                   # rejoin: the teacher's step and view
     assert at.query_params["t"] == "0" and "Step 1 of 3" in at.subheader[0].value and not problems(at)
+
+
+def test_a_class_click_question_has_its_numbers_like_every_chart(store):
+    """A click question in class mode (the attention lesson's first step): the student's clickable
+    image has its text alternative below it, as every other chart of the page has."""
+    teacher = app("pages/class.py", seed=3)
+    teacher.selectbox(key="class_lesson").set_value("attention").run()
+    teacher.button(key="class_start").click().run()
+    code = teacher.query_params["class"]
+    amy = app("pages/class.py", **{"class": code})
+    amy.switch_page("pages/attention.py")
+    amy.run()
+    assert not problems(amy)
+    assert any(c.proto.id.endswith("-click_attention-1") for c in amy.get("plotly_chart"))   # the clickable image
+    assert untold_figures(amy) == []

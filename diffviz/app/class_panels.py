@@ -72,8 +72,7 @@ def answer_widget(info: ClassInfo, step: lesson.LessonStep, token: str, mine: st
     if q.kind == "click":
         fig = answers.clicks_figure(lessons.click_image(info.settings, step, False), mine=q.value(mine) if mine else None,
                                     title="the starting noise x_T: click a pixel", clickable=True)
-        ev = st.plotly_chart(fig, key=f"click_{q.id}", on_select="rerun", selection_mode="points",
-                             config={"displayModeBar": False})
+        ev = render.chart(fig, key=f"click_{q.id}", on_select="rerun", selection_mode="points")  # + its numbers
         pts = [p for p in (ev.selection.points if ev else []) if "x" in p and "y" in p]
         if pts:
             value = (float(pts[-1]["x"]), float(pts[-1]["y"]))
