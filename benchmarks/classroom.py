@@ -89,13 +89,16 @@ async def rounds(url: str, pid, page: str, queries_of_round, n_rounds: int) -> d
             "payload_kb_per_page": round(statistics.mean(payload) / 1024, 1), "rounds": per_round}
 
 
-async def scrub(url: str, pid, page: str, n: int, seconds: float, query: str, label: str = "step") -> dict:
-    """Every student opens the same link, then moves the step slider every 2 s (staggered)."""
+async def scrub(url: str, pid, page: str, n: int, seconds: float, query: str, label: str = "Show step") -> dict:
+    """Every student opens the same link, then moves the step slider every 2 s (staggered).
+
+    The slider is the one whose label starts with ``label`` (the sidebar's "Steps in the run" also
+    holds "step": moving it asked for a new sampling run each time, a whole page run)."""
     _, students = await open_together(url, page, [query] * n)
     times, exceptions, cpu0 = [], [], cpu_s(pid)
 
     async def one(k: int, s: Student):
-        found = [(lab, v) for lab, v in s.sliders.items() if label.lower() in lab.lower()]
+        found = [(lab, v) for lab, v in s.sliders.items() if lab.lower().startswith(label.lower())]
         if not found:
             raise RuntimeError(f"no slider labelled like “{label}” on page {page}: {list(s.sliders)}")
         wid, frag = found[0][1]

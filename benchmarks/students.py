@@ -193,6 +193,8 @@ class Student:
             kind = fm.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = fm.new_session.page_script_hash
+            elif kind == "navigation":                     # st.navigation: the page's own hash (a fragment
+                self.page_hash = fm.navigation.page_script_hash  # rerun with app.py's hash ran the default page)
             elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
                 el = fm.delta.new_element
                 what = el.WhichOneof("type")
