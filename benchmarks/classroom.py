@@ -13,7 +13,8 @@ count). Moving a slider is another ``rerun_script`` carrying the slider's widget
 the slider sits in an ``st.fragment``, its fragment id: exactly what the browser sends.
 
 Loads (each reports p50/p95/max seconds to a finished page, exceptions, unfinished pages, the
-server's memory (RSS of all its processes, from /proc) after every round, and the sampling runs it
+server's memory (RSS of all its processes, from /proc) and the CPU seconds it used (``server_cpu_s``:
+less changed by other jobs on the machine than the times) in every round, and the sampling runs it
 started, stopped (nobody waited any more), resumed and finished):
     same      N students open the same denoising link at the same moment, for --rounds rounds
     distinct  N students, N different seeds per round (never seen before: each one is sampled)
@@ -45,7 +46,7 @@ if str(ROOT) not in sys.path:
 
 import websockets
 
-from benchmarks.students import RunEvents, Server, Student, load_avg, rerun_message, rss_mb, summary
+from benchmarks.students import RunEvents, Server, Student, cpu_s, load_avg, rerun_message, rss_mb, summary
 
 MAX_CLIENTS, MAX_ROUNDS, MAX_SCRUB_S = 64, 40, 300
 
@@ -75,23 +76,29 @@ async def rounds(url: str, pid, page: str, queries_of_round, n_rounds: int) -> d
     """Fresh students each round; per round and overall: times, exceptions, memory."""
     per_round, all_times, exceptions, payload = [], [], [], []
     for r in range(n_rounds):
+        cpu0 = cpu_s(pid)
         times, students = await open_together(url, page, queries_of_round(r))
+        cpu = cpu_s(pid)
         all_times += times
         exceptions += [e for s in students for e in s.exceptions]
         payload += [s.bytes for s in students]
         await asyncio.gather(*(s.close() for s in students))
-        per_round.append({**summary(times, len(times)), "rss_mb": rss_mb(pid), "load": load_avg()})
+        per_round.append({**summary(times, len(times)), "rss_mb": rss_mb(pid), "load": load_avg(),
+                          "server_cpu_s": round(cpu - cpu0, 2) if cpu is not None else None})
     return {**summary(all_times, len(all_times)), "exceptions": len(exceptions), "first_exceptions": exceptions[:3],
             "payload_kb_per_page": round(statistics.mean(payload) / 1024, 1), "rounds": per_round}
 
 
-async def scrub(url: str, pid, page: str, n: int, seconds: float, query: str, label: str = "step") -> dict:
-    """Every student opens the same link, then moves the step slider every 2 s (staggered)."""
+async def scrub(url: str, pid, page: str, n: int, seconds: float, query: str, label: str = "Show step") -> dict:
+    """Every student opens the same link, then moves the step slider every 2 s (staggered).
+
+    The slider is the one whose label starts with ``label`` (the sidebar's "Steps in the run" also
+    holds "step": moving it asked for a new sampling run each time, a whole page run)."""
     _, students = await open_together(url, page, [query] * n)
-    times, exceptions = [], []
+    times, exceptions, cpu0 = [], [], cpu_s(pid)
 
     async def one(k: int, s: Student):
-        found = [(lab, v) for lab, v in s.sliders.items() if label.lower() in lab.lower()]
+        found = [(lab, v) for lab, v in s.sliders.items() if lab.lower().startswith(label.lower())]
         if not found:
             raise RuntimeError(f"no slider labelled like “{label}” on page {page}: {list(s.sliders)}")
         wid, frag = found[0][1]
@@ -104,10 +111,12 @@ async def scrub(url: str, pid, page: str, n: int, seconds: float, query: str, la
             await asyncio.sleep(max(0.0, 2.0 - (time.perf_counter() - t0)))
     await asyncio.gather(*(one(k, s) for k, s in enumerate(students)))
     exceptions = [e for s in students for e in s.exceptions]
+    cpu = cpu_s(pid)
     fragment = any(frag for s in students[:1] for _, frag in s.sliders.values())
     await asyncio.gather(*(s.close() for s in students))
     return {**summary(times, len(times)), "exceptions": len(exceptions), "first_exceptions": exceptions[:3],
-            "slider_in_fragment": fragment, "rss_mb": rss_mb(pid), "load": load_avg()}
+            "slider_in_fragment": fragment, "rss_mb": rss_mb(pid), "load": load_avg(),
+            "server_cpu_s": round(cpu - cpu0, 2) if cpu is not None else None}
 
 
 async def bad_load(url: str, pid, page: str, n: int, seeds: Seeds, n_rounds: int) -> dict:

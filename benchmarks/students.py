@@ -65,10 +65,8 @@ class Server:
         self.log.close()
 
 
-def rss_mb(root_pid: int | None) -> float | None:
-    """Resident memory of a process and all its descendants (MB), from /proc."""
-    if root_pid is None:
-        return None
+def _tree(root_pid: int) -> list[int]:
+    """A process and all its descendants (pids), from /proc."""
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
@@ -77,10 +75,20 @@ def rss_mb(root_pid: int | None) -> float | None:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(d))
-    total, todo = 0, [root_pid]
+    out, todo = [], [root_pid]
     while todo:
         pid = todo.pop()
+        out.append(pid)
         todo += children.get(pid, [])
+    return out
+
+
+def rss_mb(root_pid: int | None) -> float | None:
+    """Resident memory of a process and all its descendants (MB), from /proc."""
+    if root_pid is None:
+        return None
+    total = 0
+    for pid in _tree(root_pid):
         try:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -88,6 +96,24 @@ def rss_mb(root_pid: int | None) -> float | None:
         except OSError:
             pass
     return round(total / 1024, 1)
+
+
+def cpu_s(root_pid: int | None) -> float | None:
+    """CPU seconds (user + system) a process and its living descendants have used so far, from /proc.
+
+    It depends less than wall-clock time on what else runs on the machine: the difference over a
+    round is the work the server did for it (two cores at most give it back within half that time)."""
+    if root_pid is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in _tree(root_pid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])              # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):
+            pass
+    return round(total / ticks, 2)
 
 
 class RunEvents:
@@ -167,6 +193,8 @@ class Student:
             kind = fm.WhichOneof("type")
             if kind == "new_session":
                 self.page_hash = fm.new_session.page_script_hash
+            elif kind == "navigation":                     # st.navigation: the page's own hash (a fragment
+                self.page_hash = fm.navigation.page_script_hash  # rerun with app.py's hash ran the default page)
             elif kind == "delta" and fm.delta.WhichOneof("type") == "new_element":
                 el = fm.delta.new_element
                 what = el.WhichOneof("type")

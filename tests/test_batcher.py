@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -79,6 +80,21 @@ def test_same_seed_same_bits_alone_or_batched(tiny_model):
             assert np.array_equal(getattr(a, name), getattr(b, name)), name
     assert np.array_equal(together[0].final, together[2].final)        # seed 7 twice: the same picture
     assert not np.array_equal(together[0].final, together[1].final)
+
+
+def test_passes_side_by_side_give_the_same_bits(tiny_model):
+    """A batch's passes on a pool of threads (one core each) give what one thread gives, pass by pass."""
+    x, t, cond = _inputs(tiny_model, 3 * ROWS + 3)
+    with torch.inference_mode():
+        alone, _ = padded_forward(tiny_model, x, t, cond)
+    with ThreadPoolExecutor(2) as pool, torch.inference_mode():
+        side, _ = padded_forward(tiny_model, x, t, cond, pool=pool)
+    assert torch.equal(alone, side)
+    jobs = [(7, 3), (8, 1), (9, None), (10, 5), (11, 3)]
+    one = _run_together(tiny_model, jobs, Batcher(window_s=0.05))
+    two = _run_together(tiny_model, jobs, Batcher(window_s=0.05, workers=2))
+    for a, b in zip(one, two):
+        assert np.array_equal(a.eps, b.eps) and np.array_equal(a.final, b.final)
 
 
 def test_captures_ride_along(text_model):

@@ -84,6 +84,29 @@ def test_signed_rgb_shows_three_channels_on_one_scale():
     assert [t.type for t in colour.data] == ["image"]
 
 
+def test_image_figure_layout_is_what_the_style_helpers_make():
+    """image_figure builds its layout in one call: the same axes, margins and fonts `_image_axes` and
+    `_style` give a figure (so every page's picture stays as it was)."""
+    import plotly.graph_objects as go
+
+    from diffviz.figures.style import _image_axes, _style
+    x = rng.normal(size=(1, 8, 8))
+    for title in ("ε̂", None):
+        ref = go.Figure(go.Heatmap(z=x[0]))
+        _image_axes(ref)
+        _style(ref, 340, title, tight=True)
+        fig = maps.image_figure(x, title, signed=True, limit=2.0, height=340)
+        assert fig.layout.to_plotly_json() == ref.layout.to_plotly_json(), title
+
+
+def test_a_frozen_figure_gives_every_session_the_same_dict():
+    from diffviz.app.render import frozen
+    fig = maps.image_figure(rng.normal(size=(1, 8, 8)), "x", signed=True, limit=2.0)
+    want = fig.to_dict()
+    shared = frozen(maps.image_figure(np.asarray(fig.data[0].z)[None], "x", signed=True, limit=2.0))
+    assert shared.to_dict() is shared.to_dict() and shared.to_dict() == want
+
+
 # ---------------------------------------------------------------- curves
 
 def test_schedule_figure_marks_t_on_both_schedules():

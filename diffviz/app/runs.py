@@ -31,7 +31,8 @@ PASSES = BoundedCache(max_entries=96, max_bytes=192 * 2**20, size=lambda v: v.nb
 
 # One batcher per server process: sampling runs of different sessions that are under way at the
 # same moment share each U-Net pass (diffviz.diffusion.batcher; the same bits as alone), sessions in turns.
-BATCHER = Batcher()
+# DIFFVIZ_PASS_WORKERS: how many of a batch's passes run at once, each on its own core (default 1).
+BATCHER = Batcher(workers=int(os.environ.get("DIFFVIZ_PASS_WORKERS") or 1))
 # At most this many sampling runs compute at once in a process; more wait their turn in arrival order,
 # asleep. Every batched pass has 8 rows (4 guided runs), so 8 runs at once lose nothing to batching,
 # and many runs at once cannot pile up threads that starve the server's event loop.

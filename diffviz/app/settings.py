@@ -27,9 +27,15 @@ _THREADS_SET = threading.Lock()
 _threads_done = False
 
 
-def init_torch(threads: int = 2) -> None:
+def init_torch(threads: int = 1) -> None:
     """Set torch's thread count once per process (the app's start-up); DIFFVIZ_TORCH_THREADS overrides
-    it (diffviz-serve gives each of N replicas cores / N threads)."""
+    it (diffviz-serve gives each of N replicas cores / N threads).
+
+    One thread by default: a server's script threads, figures and event loop need a core of their own
+    beside the U-Net (they are one Python process: one core at most), and two OpenMP threads that
+    must meet after every operation while other threads hold the cores made one sampling run of a
+    class 5 times the CPU and 6 times the wall-clock time (docs/deploy.md). Two cores: two replicas.
+    """
     global _threads_done
     with _THREADS_SET:
         if not _threads_done:

