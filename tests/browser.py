@@ -34,7 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
-RUN_TIMEOUT_MS = int(float(os.environ.get("DIFFVIZ_BROWSER_TIMEOUT", "90")) * 1000)  # a first run samples
+# A first run samples; two test workers (pytest-xdist) may each drive a server and a browser on 2 cores.
+RUN_TIMEOUT_MS = int(float(os.environ.get("DIFFVIZ_BROWSER_TIMEOUT", "180")) * 1000)
 MAX_SHOT_BYTES = 200_000          # a larger PNG is reduced to a palette (then scaled down)
 MAX_SHOT_HEIGHT = 3600
 
