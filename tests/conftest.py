@@ -95,3 +95,24 @@ def as_served(monkeypatch):
         self.uses_pages_directory = False
     monkeypatch.setattr(PagesManager, "__init__", __init__)
     monkeypatch.setattr(settings, "_threads_done", True)
+
+
+# ---------------------------------------------------------------- the real browser (tests/browser.py)
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium, headless, for one test file (fails under CI, skips elsewhere, when missing)."""
+    from browser import chromium_browser
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture(scope="module")
+def server(chromium):
+    """`streamlit run app.py` on a free local port for one test file (a file may define its own)."""
+    from browser import AppServer
+    app = AppServer().start()
+    try:
+        yield app
+    finally:
+        app.stop()

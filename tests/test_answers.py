@@ -135,15 +135,21 @@ def test_looks_most_at_follows_the_query_pixel():
     assert A.looks_most_at(m, "q").value == "bottom right"
 
 
+def red_map(prompt) -> np.ndarray:
+    """(H, W) the word "red"'s cross-attention map at decoder level 1, averaged over the shapes model's run."""
+    from diffviz.data import text
+    tr = run("shapes", cond=prompt, capture=("*.cross_attn.probs",))
+    tokens = text.token_labels(prompt)
+    maps = np.stack([readings.token_maps(p, len(tokens)) for p in
+                     readings.stack_steps(tr.traces, "decoder.1.attn.0.cross_attn.probs")])
+    return maps.mean(axis=0)[tokens.index("red")]
+
+
+TOP_LEFT, BOTTOM_RIGHT = "a large red circle at the top left", "a large red circle at the bottom right"
+
+
 def test_word_looks_at_follows_the_caption():
-    def region(prompt):
-        from diffviz.data import text
-        tr = run("shapes", cond=prompt, capture=("*.cross_attn.probs",))
-        tokens = text.token_labels(prompt)
-        maps = np.stack([readings.token_maps(p, len(tokens)) for p in
-                         readings.stack_steps(tr.traces, "decoder.1.attn.0.cross_attn.probs")])
-        return A.looks_most_at(maps.mean(axis=0)[tokens.index("red")], "red")
-    a, b = region("a large red circle at the top left"), region("a large red circle at the bottom right")
+    a, b = (A.looks_most_at(red_map(p), "red") for p in (TOP_LEFT, BOTTOM_RIGHT))
     differ(a, b)
     assert "left" in a.value and "right" in b.value
 
@@ -162,15 +168,7 @@ def test_query_peak_follows_the_query_pixel_and_the_step():
 
 
 def test_word_peak_follows_the_caption():
-    from diffviz.data import text
-
-    def peak(prompt):
-        tr = run("shapes", cond=prompt, capture=("*.cross_attn.probs",))
-        tokens = text.token_labels(prompt)
-        maps = np.stack([readings.token_maps(p, len(tokens)) for p in
-                         readings.stack_steps(tr.traces, "decoder.1.attn.0.cross_attn.probs")])
-        return A.map_peak(maps.mean(axis=0)[tokens.index("red")], 32, 32, "red")
-    a, b = peak("a large red circle at the top left"), peak("a large red circle at the bottom right")
+    a, b = (A.map_peak(red_map(p), 32, 32, "red") for p in (TOP_LEFT, BOTTOM_RIGHT))
     differ(a, b)
     assert a.value[0] < 16 and a.value[1] < 16 and b.value[0] >= 16 and b.value[1] >= 16, (a.value, b.value)
 

@@ -19,7 +19,6 @@ import contextlib
 
 import pytest
 from browser import (
-    chromium_browser,
     ROOT,
     RUN_TIMEOUT_MS,
     VIEWPORT,
@@ -55,24 +54,9 @@ LINK_DEFAULTS = {"model": "mnist"}
 
 
 @pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
 def shots(tmp_path_factory):
     """Where the test's screenshots go: a temporary folder, never docs/screenshots/."""
     return tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture(scope="module")
-def server(chromium):
-    app = AppServer().start()
-    try:
-        yield app
-    finally:
-        app.stop()
 
 
 NOT_FOUND_WATCH = ("window.__notFound = [];"

@@ -16,9 +16,7 @@ from pathlib import Path
 
 import pytest
 from browser import (
-    chromium_browser,
     RUN_TIMEOUT_MS,
-    AppServer,
     problems,
     query,
     screenshot,
@@ -46,21 +44,6 @@ _TITLES = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plo
 _READING_BARS = """() => [...document.querySelectorAll('[data-testid="stMain"] .js-plotly-plot')]
     .filter(p => ((p.layout && p.layout.title && p.layout.title.text) || '').includes('Noise-prediction error per label'))
     .map(p => p.querySelectorAll('g.point path').length)"""
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
-
-
-@pytest.fixture(scope="module")
-def server(chromium):
-    app = AppServer().start()
-    try:
-        yield app
-    finally:
-        app.stop()
 
 
 def stroke(page, points) -> None:

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 from browser import (
-    chromium_browser,
     CHROMIUM,
     AppServer,
     problems,
@@ -57,12 +56,6 @@ def server(tmp_path_factory):
         yield app
     finally:
         app.stop()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with chromium_browser() as browser:
-        yield browser
 
 
 def person(browser):
