@@ -39,7 +39,8 @@ MID = (350, 400, 450, 500, 550, 600)                                     # where
 def policies():
     """Candidate policies: (name, policy)."""
     for (fname, first), keep, th1, th2 in itertools.product(
-            FIRST.items(), (2, 3, 4), (0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3), (0.0, 0.02, 0.04, 0.06, 0.1)):
+            FIRST.items(), (2, 3, 4), (0.02, 0.04, 0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.3, 0.5, np.inf),
+            (0.0, 0.02, 0.04, 0.06, 0.1, 0.15, 0.2, np.inf)):
         rest = tuple(t for t in MID if t not in first)
         pol = (Stage(_grid(first, [0])),
                Stage(_grid(rest, [0]) + _grid(MID, [1]), keep=keep, margin=th1),

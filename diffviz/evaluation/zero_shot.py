@@ -52,8 +52,8 @@ def _grid(ts, draws) -> tuple[tuple[int, int], ...]:
 
 # Tuned on training digits (benchmarks/zero_shot_policy.py); MODELS.md has the figures.
 POLICY = (Stage(_grid((300, 400, 500, 600), [0])),
-          Stage(_grid((350, 450, 550), [0, 1]) + _grid((400, 500, 600), [1]), keep=3, margin=0.08),
-          Stage(_grid((350, 400, 450, 500, 550, 600), [2, 3]), keep=2, margin=0.04))
+          Stage(_grid((350, 450, 550), [0]) + _grid((350, 400, 450, 500, 550, 600), [1]), keep=3, margin=0.15),
+          Stage(_grid((350, 400, 450, 500, 550, 600), [2, 3]), keep=2, margin=0.1))
 
 
 @dataclass
