@@ -81,8 +81,8 @@ def measure_zero_shot(model, x, y, schedule: str) -> dict:
     first = r.mean_errors(first_only=True).argmin(1)
     return {"accuracy": _r((r.labels == y).mean(), 4), "seconds_per_digit": _r(secs / len(x), 4),
             "unet_rows_per_digit": _r(r.model_calls.mean(), 1),
-            "policy": [{"probes_t:draw": " ".join(f"{t}:{d}" for t, d in s.probes), "labels": s.keep, "if_margin_below": s.margin if np.isfinite(s.margin) else None}
-                       for s in zero_shot.POLICY],
+            "policy": [{"probes_t:draw": " ".join(f"{t}:{d}" for t, d in s.probes), "labels": s.keep,
+                        "if_margin_below": s.margin if np.isfinite(s.margin) else None} for s in zero_shot.POLICY],
             "digits_per_stages": {str(k): int((r.stages == k).sum()) for k in range(1, len(zero_shot.POLICY) + 1)},
             "first_stage_only_accuracy": _r((first == y).mean(), 4),
             "unet_ms_per_row_batch500_before_after": [_r(before, 2), _r(after, 2)],
