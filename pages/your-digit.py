@@ -124,7 +124,7 @@ if cfg.conditioning == "class":
     st.subheader("Invert it, read it, place it")
     deep = params.toggle_param("deep", "Invert, read and place my digit (a few seconds of model calls)", False,
                                help="DDIM inversion (about 150 U-Net calls), the zero-shot reading (one per label "
-                                    "and noise level) and the bottleneck map of the 500 held-out digits.")
+                                    "and noising, more for an ambiguous digit) and the bottleneck map of the 500 held-out digits.")
     if deep:
         st.markdown("**Invert it: which noise would the U-Net turn into your digit?**")
         digit_views.show_inversion(s.model, d.x, cond)

@@ -1,4 +1,4 @@
-"""The zero-shot reading: batched = one digit at a time; pruning; the shipped model reads held-out digits."""
+"""The zero-shot reading: batched = one digit at a time; staged asking; replay = running; the shipped model reads digits."""
 
 from __future__ import annotations
 
@@ -7,39 +7,55 @@ import pytest
 import torch
 
 from diffviz.evaluation import zero_shot
+from diffviz.evaluation.zero_shot import Stage, _grid
 
 
 def _digits(n, seed=0):
     return torch.rand(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed)).numpy() * 2 - 1
 
 
+def _policy(margin1=float("inf"), margin2=float("inf")):
+    return (Stage(_grid((100, 500), [0])),
+            Stage(_grid((300, 700), [0]) + _grid((500,), [1]), keep=3, margin=margin1),
+            Stage(_grid((300, 500, 700), [2]), keep=2, margin=margin2))
+
+
 def test_batched_reading_equals_one_digit_at_a_time(tiny_model):
-    x = _digits(4)
-    ts = (100, 300, 500, 700)
-    batch = zero_shot.classify(tiny_model, x, ts=ts, first=2, keep=3, chunk=7)
-    for i in range(4):
-        one = zero_shot.classify(tiny_model, x[i], ts=ts, first=2, keep=3)
-        assert one.labels[0] == batch.labels[i]
+    x = _digits(6)
+    full = zero_shot.classify(tiny_model, x, policy=_policy())
+    m = np.sort(full.margins())
+    pol = _policy(float(m[3]), float(m[1]))          # some digits stop early, some go on (from their own margins)
+    batch = zero_shot.classify(tiny_model, x, policy=pol, chunk=7)
+    assert len(set(batch.model_calls.tolist())) > 1
+    for i in range(6):
+        one = zero_shot.classify(tiny_model, x[i], policy=pol)
+        assert one.labels[0] == batch.labels[i] and one.model_calls[0] == batch.model_calls[i]
         np.testing.assert_allclose(one.errors[0], batch.errors[i], rtol=1e-4, atol=1e-6, equal_nan=True)
 
 
-def test_pruning_asks_only_the_kept_labels(tiny_model):
+def test_stages_ask_only_the_kept_labels_and_stop_sure_digits(tiny_model):
     x = _digits(2, seed=1)
-    ts = (100, 200, 300, 400, 500)
-    r = zero_shot.classify(tiny_model, x, ts=ts, first=2, keep=3)
-    assert r.errors.shape == (2, 10, 5) and r.first == 2
-    assert r.first_round.tolist() == [True, False, False, False, True]      # spread: lowest and highest t
-    assert (np.isfinite(r.errors[:, :, 1:4]).sum(1) == 3).all()
-    assert (r.model_calls == 10 * 2 + 3 * 3).all()
-    full = zero_shot.classify(tiny_model, x, ts=ts, first=5, keep=10)
-    assert np.isfinite(full.errors).all() and (full.model_calls == 50).all()
-    # The shared errors agree; the reading is among the kept labels and lowest over all levels.
-    np.testing.assert_allclose(r.errors[:, :, [0, 4]], full.errors[:, :, [0, 4]], rtol=1e-4)
-    kept = np.isfinite(r.errors[:, :, -1])
-    assert kept[np.arange(2), r.labels].all()
-    assert (r.mean_errors()[np.arange(2), r.labels] <= np.nanmin(np.where(kept, r.mean_errors(), np.nan), 1)).all()
-    d = zero_shot.deciding_levels(r, 0)
-    assert d.shape == (5,) and np.isfinite(d).all()
+    r = zero_shot.classify(tiny_model, x, policy=_policy())
+    assert r.errors.shape == (2, 10, 8) and r.first == 2
+    assert r.ts.tolist() == [100, 500, 300, 700, 500, 300, 500, 700] and r.draws.tolist() == [0, 0, 0, 0, 1, 2, 2, 2]
+    assert (np.isfinite(r.errors[:, :, 2:5]).sum(1) == 3).all() and (np.isfinite(r.errors[:, :, 5:]).sum(1) == 2).all()
+    assert (r.model_calls == 10 * 2 + 3 * 3 + 2 * 3).all() and (r.stages == 3).all()
+    # The reading is among the labels asked at every probe, and lowest there.
+    last = np.isfinite(r.errors[:, :, -1])
+    assert last[np.arange(2), r.labels].all()
+    assert (r.mean_errors()[np.arange(2), r.labels] <= np.nanmin(np.where(last, r.mean_errors(), np.nan), 1)).all()
+    # A margin of 0 stops every digit after the first stage: only its probes, all labels.
+    short = zero_shot.classify(tiny_model, x, policy=_policy(0.0))
+    assert (short.model_calls == 20).all() and (short.stages == 1).all()
+    np.testing.assert_allclose(short.errors[:, :, :2], r.errors[:, :, :2], rtol=1e-4)
+    levels, d = zero_shot.deciding_levels(r, 0)
+    assert levels.tolist() == [100, 300, 500, 700] and np.isfinite(d).all()
+
+
+def test_noise_depends_only_on_the_probe():
+    a = zero_shot.probe_noise([(300, 0), (500, 1)], (1, 4, 4))
+    b = zero_shot.probe_noise([(500, 1)], (1, 4, 4))
+    assert torch.equal(a[1], b[0]) and not torch.equal(a[0], a[1])
 
 
 def test_text_models_are_refused(text_model):
@@ -55,17 +71,19 @@ def test_the_shipped_model_reads_held_out_digits():
     model, _ = zoo.load("mnist", "cpu")
     x, y = mnist("held")
     pick = [int(np.flatnonzero(y == d)[0]) for d in (0, 1, 3, 7, 8)]
-    r = zero_shot.classify(model, x[pick], ts=zero_shot.LEVELS[::4], first=2, keep=2)
+    r = zero_shot.classify(model, x[pick], policy=zero_shot.POLICY[:1])
     assert (r.labels == y[pick]).sum() >= 4, (r.labels, y[pick])
 
 
 def test_replaying_a_policy_on_the_full_table_equals_running_it(tiny_model):
-    x = _digits(5, seed=2)
-    ts = (100, 200, 300, 400, 500, 600)
-    full = zero_shot.classify(tiny_model, x, ts=ts, first=6, keep=10)
-    for first, keep in ((2, 3), (3, 1), (1, 2), (6, 10)):
-        run = zero_shot.classify(tiny_model, x, ts=ts, first=first, keep=keep)
-        again = zero_shot.replay(full.errors, ts, first, keep)
+    x = _digits(6, seed=2)
+    probes = zero_shot.probes_of(_policy())
+    ts, draws = [t for t, _ in probes], [d for _, d in probes]
+    full = zero_shot.classify(tiny_model, x, policy=(Stage(tuple(probes)),))
+    m = np.sort(full.margins())
+    for pol in (_policy(), _policy(float(m[2]), float(m[4])), _policy(0.0), _policy()[:2]):
+        run = zero_shot.classify(tiny_model, x, policy=pol)
+        again = zero_shot.replay(full.errors, ts, draws, pol)
         assert (again.labels == run.labels).all()
         assert (again.model_calls == run.model_calls).all()
         np.testing.assert_allclose(again.errors, run.errors, rtol=1e-4, atol=1e-6, equal_nan=True)

@@ -111,28 +111,36 @@ def show_zero_shot(model: str, x0) -> None:
         r = runs.derived(key, lambda: zero_shot.classify(m, x[None], schedule=runs.schedule_name(meta)))
     reading = int(r.labels[0])
     judge = _judge_reading(x)
-    means = r.mean_errors(first_only=True)[0]              # comparable: every label was asked at these levels
+    means = r.mean_errors(first_only=True)[0]              # comparable: every label was asked at these probes
     asked = np.isfinite(r.errors[0]).all(axis=1)
     c1, c2 = st.columns([3, 1])
-    chart(figs.label_errors(means, reading, judge, asked, title=f"Noise-prediction error per label ({r.first} levels asked of all)"),
+    chart(figs.label_errors(means, reading, judge, asked, title=f"Noise-prediction error per label ({r.first} noisings asked of all)"),
           key="zs-bars", where=c1)
     c2.metric("The U-Net reads", str(reading))
     if judge is not None:
         c2.metric("The judge reads", str(judge))
-    margin = zero_shot.deciding_levels(r, 0)
-    chart(figs.deciding_levels(r.ts, margin, title="Which noise levels decide"), key="zs-levels")
+    levels, margin = zero_shot.deciding_levels(r, 0)
+    chart(figs.deciding_levels(levels, margin, title="Which noise levels decide"), key="zs-levels")
     ok = margin[np.isfinite(margin)]
     agree = "agrees" if judge == reading else ("disagrees" if judge is not None else "")
+    first_ts = sorted({int(t) for t in r.ts[r.first_round]})
+    later = ~r.first_round & np.isfinite(r.errors[0]).any(axis=0)          # (P,) probes asked after the first stage
+    more = int(later.sum())
+    then = (f"That left the runner-up close, so the closest labels were asked again at {more} more noisings "
+            f"(t = {int(r.ts[later].min())}…{int(r.ts[later].max())}, with {len(set(r.draws[later].tolist()))} "
+            f"noise draws per level at most) before deciding: "
+            if more else "The runner-up was already far behind there, so the reading stopped: ")
     st.markdown(
         f"**What this shows.** The U-Net was trained to predict the noise in a noised digit *given its "
         f"label*. Told the right label it predicts better, so the label with the lowest error is what the "
-        f"model thinks the digit is (each level's errors are divided by their average over the labels, so "
-        f"every level gets the same say): here **{reading}**"
+        f"model thinks the digit is (each noising's errors are divided by their average over the labels, so "
+        f"every noising gets the same say): here **{reading}**"
         + (f", and the independent judge {agree} ({judge})" if agree else "") + ". "
-        f"Every label was asked at {r.first} of the {len(r.ts)} noise levels (t = {int(r.ts[0])}…{int(r.ts[-1])}); "
-        f"the bars compare the labels there. Only the {int(asked.sum())} closest were asked at the rest "
-        f"({int(r.model_calls[0])} U-Net calls in all), and the reading is the lowest over all levels. "
-        f"The green bars below are the levels where the reading beat the runner-up: "
+        f"Every label was asked at {r.first} noisings of the digit (t = {', '.join(map(str, first_ts))}, one "
+        f"fixed noise each); the bars compare the labels there. " + then +
+        f"{int(r.model_calls[0])} U-Net calls in all (a sure digit costs few, an ambiguous one more). "
+        f"The green bars below are the noise levels where the reading beat the runner-up (averaged over "
+        f"the level's noise draws): "
         f"{int((ok > 0).sum())} of the {len(ok)} levels both were asked at.")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
 import sys
@@ -71,18 +72,21 @@ def row_cost_ms(model, rows: int = 500) -> float:
 
 
 def measure_zero_shot(model, x, y, schedule: str) -> dict:
-    """Accuracy and cost of the zero-shot reading, the judge's accuracy on the same digits."""
-    before = row_cost_ms(model)
+    """Accuracy and cost of the zero-shot reading (the shipped staged policy), the judge's accuracy on the same digits."""
+    before, load0 = row_cost_ms(model), os.getloadavg()[0]
     t0 = time.perf_counter()
     r = zero_shot.classify(model, x, schedule=schedule)
     secs = time.perf_counter() - t0
-    after = row_cost_ms(model)
+    after, load1 = row_cost_ms(model), os.getloadavg()[0]
     first = r.mean_errors(first_only=True).argmin(1)
     return {"accuracy": _r((r.labels == y).mean(), 4), "seconds_per_digit": _r(secs / len(x), 4),
-            "unet_rows_per_digit": _r(r.model_calls.mean(), 1), "levels": [int(t) for t in r.ts],
-            "first_round_levels": int(r.first), "keep": zero_shot.KEEP,
-            "first_round_only_accuracy": _r((first == y).mean(), 4),
+            "unet_rows_per_digit": _r(r.model_calls.mean(), 1),
+            "policy": [{"probes_t:draw": " ".join(f"{t}:{d}" for t, d in s.probes), "labels": s.keep,
+                        "if_margin_below": s.margin if np.isfinite(s.margin) else None} for s in zero_shot.POLICY],
+            "digits_per_stages": {str(k): int((r.stages == k).sum()) for k in range(1, len(zero_shot.POLICY) + 1)},
+            "first_stage_only_accuracy": _r((first == y).mean(), 4),
             "unet_ms_per_row_batch500_before_after": [_r(before, 2), _r(after, 2)],
+            "load_average_1min_before_after": [_r(load0, 2), _r(load1, 2)],
             "judge_accuracy": _r(judge.accuracy(x, y), 4), "digits": len(x)}
 
 

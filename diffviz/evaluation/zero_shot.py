@@ -2,27 +2,28 @@
 zero-shot classifier").
 
 The U-Net was trained to predict the noise ε in x_t = √ᾱ_t x0 + √(1-ᾱ_t) ε *given a label*. Told the
-right label, it predicts the noise better. So: noise the digit at a few levels t_j with fixed noise
-ε_j, ask for ε̂ under every label c with the same (t_j, ε_j), and read the digit as the label with the
-lowest mean error
+right label, it predicts the noise better. So: noise the digit with fixed noises (probes p = a level t_p
+and a draw ε_p), ask for ε̂ under every label c with the same (t_p, ε_p), and read the digit as the
+label with the lowest mean error
 
-    e(c, j) = ‖ε_θ(x_{t_j}, t_j, c) − ε_j‖²      err(c) = mean_j e(c, j) / mean_c' e(c', j)      reading = argmin_c err(c)
+    e(c, p) = ‖ε_θ(x_{t_p}, t_p, c) − ε_p‖²      err(c) = mean_p e(c, p) / mean_c' e(c', p)      reading = argmin_c err(c)
 
-Each level's errors are divided by that level's average over the labels asked there, so every level
-gets the same say: raw errors are several times larger at low t, where a single level reads the
-digit worst. (Measured on 200 held-out digits with all 24 levels and all labels: raw mean 98.5%,
-relative 99.0%.)
+Each probe's errors are divided by their average over the labels asked there, so every probe gets
+the same say (raw errors are several times larger at low t).
 
-Like Li et al., the labels that are far behind after a first round are dropped (``keep``), so the
-other levels are only asked of the likely ones. The first round takes levels spread over the whole
-range: on the mnist model single low levels (t ≈ 100) often favour a wrong label, higher ones less. Every (digit, label, level) triple is one row of
-large batched U-Net calls; the noise depends only on the level, so a digit's reading is the same
-alone or in a batch.
+The reading is sequential (adaptive), like Li et al.'s pruning but per digit: a first stage asks every
+label at a few probes; a digit whose runner-up is already far behind (its *margin*, the runner-up's
+err minus the best's, is at least the next stage's ``margin``) stops there. Only the uncertain digits
+go on, with only their likely labels, to more probes: more noise draws at the levels where single
+probes read best (t ≈ 350–600 on the mnist model). Easy digits cost few U-Net rows, hard ones many.
+Each probe's noise depends only on (t, draw, seed), so a digit's reading is the same alone or in a
+batch, and a policy can be replayed on a table of every label at every probe (`replay`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -30,53 +31,82 @@ import torch
 from diffviz.diffusion.schedulers import NoiseSchedule
 from diffviz.model.unet import UNet
 
-LEVELS = tuple(int(t) for t in np.linspace(100, 600, 24).round())   # t_j: where labels differ most
-FIRST = 8            # levels every label is asked at (spread over LEVELS)
-KEEP = 3             # labels kept for the remaining levels
 SEED = 0
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the reading: the ``keep`` best labels so far asked at ``probes``, (t, draw) pairs.
+
+    A digit goes on to this stage only while its margin is below ``margin`` (the first stage: always).
+    """
+
+    probes: tuple[tuple[int, int], ...]
+    keep: int = 10
+    margin: float = float("inf")
+
+
+def _grid(ts, draws) -> tuple[tuple[int, int], ...]:
+    return tuple((int(t), int(d)) for d in draws for t in ts)
+
+
+# Tuned on training digits (benchmarks/zero_shot_policy.py); MODELS.md has the figures.
+POLICY = (Stage(_grid((300, 400, 500, 600), [0])),
+          Stage(_grid((350, 450, 550), [0]) + _grid((350, 400, 450, 500, 550, 600), [1]), keep=3, margin=0.15),
+          Stage(_grid((350, 400, 450, 500, 550, 600), [2, 3]), keep=2, margin=0.1))
 
 
 @dataclass
 class Reading:
-    """Zero-shot readings of B digits. errors is NaN where a label was dropped."""
+    """Zero-shot readings of B digits at P probes. errors is NaN where a label was not asked."""
 
-    labels: np.ndarray           # (B,) the reading: argmin of the mean error over all levels
-    errors: np.ndarray           # (B, K, L) ‖ε̂ − ε‖² per label and level (K = number of labels)
-    ts: np.ndarray               # (L,) the noise levels
+    labels: np.ndarray           # (B,) the reading: argmin of the mean relative error
+    errors: np.ndarray           # (B, K, P) ‖ε̂ − ε‖² per label and probe (K = number of labels)
+    ts: np.ndarray               # (P,) each probe's noise level
+    draws: np.ndarray            # (P,) each probe's noise draw
     model_calls: np.ndarray      # (B,) U-Net rows per digit
+    stages: np.ndarray           # (B,) how many stages each digit went through
 
     def relative(self) -> np.ndarray:
-        """(B, K, L) each error divided by its level's mean over the labels asked there (NaN: not asked)."""
-        with np.errstate(all="ignore"):
-            return self.errors / np.nanmean(self.errors, axis=1, keepdims=True)
+        """(B, K, P) each error divided by its probe's mean over the labels asked there (NaN: not asked)."""
+        return _relative(self.errors)
 
     def mean_errors(self, first_only: bool = False) -> np.ndarray:
-        """(B, K) mean relative error per label over the levels it was asked at (or the first round's only)."""
+        """(B, K) mean relative error per label over the probes it was asked at (or the first stage's only)."""
         e = self.relative()
         e = e[:, :, self.first_round] if first_only else e
         with np.errstate(all="ignore"):
-            return np.nanmean(e, axis=2)
+            return np.nansum(e, axis=2) / np.isfinite(e).sum(axis=2)
+
+    def margins(self) -> np.ndarray:
+        """(B,) the runner-up's score minus the reading's (how sure the reading is)."""
+        return _margins(_scores(self.errors))
 
     @property
     def first_round(self) -> np.ndarray:
-        """(L,) bool: the levels every label was asked at."""
+        """(P,) bool: the probes every label was asked at."""
         return np.isfinite(self.errors).all(axis=(0, 1))
 
     @property
     def first(self) -> int:
-        """How many levels every label was asked at."""
+        """How many probes every label was asked at."""
         return int(self.first_round.sum())
 
 
-def level_noise(ts, shape, seed: int = SEED) -> torch.Tensor:
-    """(L, *shape) the shared noise: level j uses its own generator seeded ``seed + j``."""
-    return torch.stack([torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed + j))
-                        for j in range(len(ts))])
+def probes_of(policy) -> list[tuple[int, int]]:
+    """The policy's probes in order of first use, without repeats."""
+    return list(dict.fromkeys(p for s in policy for p in s.probes))
+
+
+def probe_noise(probes, shape, seed: int = SEED) -> torch.Tensor:
+    """(P, *shape) the shared noise: probe (t, draw) uses its own generator seeded ``seed + t + 1000 * draw``."""
+    return torch.stack([torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed + t + 1000 * d))
+                        for t, d in probes])
 
 
 @torch.inference_mode()
 def _errors(model, x0, rows, ts, noise, sched, chunk) -> np.ndarray:
-    """‖ε̂ − ε‖² (mean over pixels) for each row (digit, label, level) of ``rows`` (N, 3)."""
+    """‖ε̂ − ε‖² (mean over pixels) for each row (digit, label, probe) of ``rows`` (N, 3)."""
     dev = model.stem.weight.device
     t_all = torch.as_tensor(np.asarray(ts))
     out = []
@@ -90,80 +120,94 @@ def _errors(model, x0, rows, ts, noise, sched, chunk) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
 
-def classify(model: UNet, x0, ts=LEVELS, first: int = FIRST, keep: int = KEEP, seed: int = SEED,
-             schedule: str = "linear", chunk: int = 500) -> Reading:
-    """Read digits x0 (B, C, H, W) in [-1, 1] with a class-conditional U-Net.
-
-    All labels at the first ``first`` levels, then only the ``keep`` lowest-error labels at the rest
-    (first = len(ts) or keep = number of labels: no pruning).
-    """
+def classify(model: UNet, x0, policy=POLICY, seed: int = SEED, schedule: str = "linear",
+             chunk: int = 500) -> Reading:
+    """Read digits x0 (B, C, H, W) in [-1, 1] with a class-conditional U-Net, stage by stage (``policy``)."""
     if model.config.conditioning != "class":
         raise ValueError("the zero-shot reading needs a model conditioned on class labels")
     x0 = torch.as_tensor(np.asarray(x0, np.float32))
     if x0.dim() == 3:
         x0 = x0[None]
-    B, K, L = len(x0), model.config.num_classes, len(ts)
-    first, keep = max(1, min(first, L)), max(1, min(keep, K))
+    probes = probes_of(policy)
+    ts = np.array([t for t, _ in probes])
+    noise = probe_noise(probes, x0.shape[1:], seed)
     sched = NoiseSchedule(schedule)
-    noise = level_noise(ts, x0.shape[1:], seed)
-    errors = np.full((B, K, L), np.nan, np.float32)
-    spread = first_round(L, first)                                      # (first,) level indices
-    rest = np.setdiff1d(np.arange(L), spread)
-    # 1. Every label at the first round's levels.
-    d, c, j = np.meshgrid(np.arange(B), np.arange(K), spread, indexing="ij")
-    rows = np.stack([d.ravel(), c.ravel(), j.ravel()], 1)
-    errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
-    # 2. Only the likely labels at the remaining levels.
-    if len(rest):
-        first_rel = errors[:, :, spread] / errors[:, :, spread].mean(1, keepdims=True)
-        kept = np.argsort(first_rel.mean(2), axis=1, kind="stable")[:, :keep]              # (B, keep)
-        d, k, j = np.meshgrid(np.arange(B), np.arange(keep), rest, indexing="ij")
-        rows = np.stack([d.ravel(), kept[d.ravel(), k.ravel()], j.ravel()], 1)
-        errors[rows[:, 0], rows[:, 1], rows[:, 2]] = _errors(model, x0, rows, ts, noise, sched, chunk)
-    return _read(errors, ts)
+    return _run(policy, len(x0), model.config.num_classes,
+                lambda rows: _errors(model, x0, rows, ts, noise, sched, chunk))
 
 
-def _read(errors: np.ndarray, ts) -> Reading:
-    """The reading from a (B, K, L) error table (NaN: not asked): the lowest mean relative error among the labels asked everywhere."""
-    reading = Reading(np.zeros(len(errors), np.int64), errors, np.asarray(ts), np.isfinite(errors).sum(axis=(1, 2)))
-    full = np.isfinite(errors).all(axis=2)                               # (B, K) labels asked at every level
-    score = np.where(full, np.nan_to_num(reading.relative(), nan=0.0).mean(2), np.inf)
-    reading.labels = score.argmin(1).astype(np.int64)
-    return reading
+def replay(full: np.ndarray, ts, draws, policy=POLICY) -> Reading:
+    """What `classify(policy=)` returns, from a (B, K, Q) table of every label at probes (ts, draws) ⊇ the policy's.
 
-
-def replay(full: np.ndarray, ts, first: int, keep: int) -> Reading:
-    """What `classify(first=, keep=)` returns, from the full (B, K, L) table of every label at every level.
-
-    The noise depends only on the level, so a pruned run asks a subset of the same rows: this replays
-    any pruning policy on one table without calling the U-Net again (benchmarks/zero_shot_policy.py).
+    The noise depends only on the probe, so a policy asks a subset of the same rows: this replays any
+    policy on one table without calling the U-Net again (benchmarks/zero_shot_policy.py).
     """
-    B, K, L = full.shape
-    first, keep = max(1, min(first, L)), max(1, min(keep, K))
-    spread = first_round(L, first)
-    rest = np.setdiff1d(np.arange(L), spread)
-    errors = np.full_like(full, np.nan)
-    errors[:, :, spread] = full[:, :, spread]
-    first_rel = full[:, :, spread] / full[:, :, spread].mean(1, keepdims=True)
-    kept = np.argsort(first_rel.mean(2), axis=1, kind="stable")[:, :keep]              # (B, keep)
-    d = np.arange(B)[:, None, None]
-    errors[d, kept[:, :, None], rest[None, None]] = full[d, kept[:, :, None], rest[None, None]]
-    return _read(errors, ts)
+    col = {(int(t), int(d)): q for q, (t, d) in enumerate(zip(ts, draws))}
+    cols = np.array([col[p] for p in probes_of(policy)])
+    return _run(policy, full.shape[0], full.shape[1], lambda rows: full[rows[:, 0], rows[:, 1], cols[rows[:, 2]]])
 
 
-def first_round(levels: int, first: int) -> np.ndarray:
-    """Indices of ``first`` of ``levels`` sorted levels, spread evenly from the lowest to the highest."""
-    return np.unique(np.linspace(0, levels - 1, max(1, min(first, levels))).round().astype(np.int64))
+def _run(policy, B: int, K: int, ask: Callable[[np.ndarray], np.ndarray]) -> Reading:
+    """The staged reading; ``ask(rows)`` returns the errors of rows (digit, label, probe index) (N, 3)."""
+    probes = probes_of(policy)
+    index = {p: j for j, p in enumerate(probes)}
+    errors = np.full((B, K, len(probes)), np.nan, np.float32)
+    stages = np.zeros(B, np.int64)
+    going = np.arange(B)                                                 # digits still being read
+    for s in policy:
+        if len(going) == 0:
+            break
+        if s is not policy[0]:
+            going = going[_margins(_scores(errors[going])) < s.margin]
+        keep = max(1, min(s.keep, K))
+        labels = np.argsort(_scores(errors[going]), axis=1, kind="stable")[:, :keep]     # (G, keep)
+        j = np.array([index[p] for p in s.probes])
+        g, k, q = np.meshgrid(np.arange(len(going)), np.arange(keep), j, indexing="ij")
+        rows = np.stack([going[g.ravel()], labels[g.ravel(), k.ravel()], q.ravel()], 1)
+        if len(rows):
+            errors[rows[:, 0], rows[:, 1], rows[:, 2]] = ask(rows)
+            stages[going] += 1
+    score = _scores(errors)
+    return Reading(score.argmin(1).astype(np.int64), errors, np.array([t for t, _ in probes]),
+                   np.array([d for _, d in probes]), np.isfinite(errors).sum(axis=(1, 2)), stages)
 
 
-def deciding_levels(reading: Reading, i: int = 0) -> np.ndarray:
-    """(L,) per level, the runner-up's relative error minus the reading's for digit i: > 0 = that level votes for it.
+def _relative(errors: np.ndarray) -> np.ndarray:
+    """(B, K, P) errors ÷ their mean over the labels asked at each probe (NaN where not asked)."""
+    n = np.isfinite(errors).sum(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        return errors / (np.nansum(errors, axis=1, keepdims=True) / n)
 
-    The runner-up is the kept label with the second-lowest mean error (NaN where it was not asked).
+
+def _scores(errors: np.ndarray) -> np.ndarray:
+    """(B, K) mean relative error over the probes asked, for labels asked at all of them (inf: the others).
+
+    Before any probe every label scores 0, so the first stage keeps labels in order 0, 1, …
     """
-    e = reading.relative()[i]                                            # (K, L)
-    full = np.isfinite(e).all(axis=1)
-    score = np.where(full, np.nan_to_num(e).mean(1), np.inf)
-    order = np.argsort(score, kind="stable")
-    best, second = order[0], order[1]
-    return e[second] - e[best]
+    asked = np.isfinite(errors)                                          # (B, K, P)
+    rel = _relative(errors)
+    full = (asked == asked.any(axis=1, keepdims=True)).all(axis=2)       # (B, K) asked wherever the digit was
+    return np.where(full, np.nan_to_num(rel, nan=0.0).sum(2) / np.maximum(asked.any(1).sum(1, keepdims=True), 1), np.inf)
+
+
+def _margins(score: np.ndarray) -> np.ndarray:
+    """(B,) second-lowest score minus the lowest (inf with fewer than two labels asked everywhere)."""
+    two = np.sort(score, axis=1)[:, :2]
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(two[:, 1] - two[:, 0], nan=np.inf)
+
+
+def deciding_levels(reading: Reading, i: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per noise level, the runner-up's relative error minus the reading's for digit i (> 0 = that level votes for it).
+
+    Averaged over the level's draws where both labels were asked; NaN where they were not. Returns
+    (levels (T,), margins (T,)). The runner-up is the label with the second-lowest score.
+    """
+    e = reading.relative()[i]                                            # (K, P)
+    order = np.argsort(_scores(reading.errors[i:i + 1])[0], kind="stable")
+    diff = e[order[1]] - e[order[0]]                                     # (P,)
+    levels = np.unique(reading.ts)
+    with np.errstate(all="ignore"):
+        m = np.array([np.nanmean(diff[reading.ts == t]) if np.isfinite(diff[reading.ts == t]).any() else np.nan
+                      for t in levels])
+    return levels, m

@@ -57,7 +57,7 @@ def label_errors(errors, reading: int, judge: int | None = None, asked=None, tit
 
 
 def deciding_levels(ts, margin, title: str | None = None, height: int = 300) -> go.Figure:
-    """Per noise level t: runner-up's error − reading's error (> 0: this level votes for the reading)."""
+    """Per noise level t: runner-up's error − reading's error, mean over the level's draws (> 0: this level votes for the reading)."""
     m = np.asarray(margin, np.float64)
     colour = [COLOURS[2] if v > 0 else COLOURS[5] for v in np.nan_to_num(m)]
     fig = go.Figure(go.Bar(x=np.asarray(ts), y=m, marker_color=colour,
