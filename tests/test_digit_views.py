@@ -35,3 +35,32 @@ def test_three_views_on_a_held_out_digit(mnist_ready):
     assert "At t = 600" in text
     assert any("does not fit" in w.value for w in at.warning)              # a wrong-shaped input: a message
     assert at.select_slider[0].value == 600
+
+
+ZERO_SHOT = """
+from diffviz.app import digit_views
+from diffviz.data.digits import mnist
+x, y = mnist("held")
+digit_views.show_zero_shot("mnist", x[{i}])
+"""
+
+
+def bar_texts(at) -> list[str]:
+    """The per-label bars' texts ("reading", "dropped" or "") of the zero-shot chart."""
+    import json
+    spec = json.loads(next(c for c in at.get("plotly_chart") if c.proto.id.endswith("zs-bars")).proto.spec)
+    return spec["data"][0]["text"]
+
+
+@pytest.mark.parametrize("i, dropped", [pytest.param(354, 0, id="sure-stops-after-stage-1"),
+                                        pytest.param(356, 7, id="unsure-keeps-its-best-3")])
+def test_the_bars_call_dropped_only_the_labels_a_later_stage_left_out(mnist_ready, i, dropped):
+    """A sure digit stops after the first stage, where every label was asked: no bar says "dropped".
+    An unsure one goes on with its 3 best labels: the other 7 are the dropped ones."""
+    at = AppTest.from_string(ZERO_SHOT.format(i=i), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(m.value for m in at.markdown)
+    assert ("the reading stopped" in text) == (dropped == 0)              # the text says which stages it took
+    texts = bar_texts(at)
+    assert texts.count("reading") == 1 and texts.count("dropped") == dropped, texts
