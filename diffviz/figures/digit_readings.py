@@ -48,7 +48,8 @@ def label_errors(errors, reading: int, judge: int | None = None, asked=None, tit
     fig = go.Figure(go.Bar(x=[str(k) for k in range(len(e))], y=e, marker_color=colour, text=text,
                            textposition="outside", hovertemplate="label %{x}<br>relative error %{y:.4f}<extra></extra>"))
     lo, hi = float(np.nanmin(e)), float(np.nanmax(e))
-    fig.update_layout(xaxis_title="label the U-Net is told", yaxis_title="error ÷ the level's average",
+    fig.update_layout(xaxis_title="label the U-Net is told", xaxis_type="category",     # every label ticked
+                      yaxis_title="error ÷ the level's average",
                       yaxis_range=[max(0.0, lo - 0.35 * (hi - lo + 1e-9)), hi + 0.25 * (hi - lo + 1e-9)])
     if judge is not None:
         fig.add_annotation(text=f"judge reads {judge}", x=str(judge), y=1.0, yref="paper", showarrow=False,
