@@ -7,6 +7,7 @@ are loaded here.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
 
@@ -18,6 +19,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 torch.set_num_threads(1)
+# One pass at a time in the app's batcher (its default is one per core): the suite runs on two workers
+# already, and the app servers the browser tests start inherit this. Batcher(workers=N) has its own tests.
+os.environ.setdefault("DIFFVIZ_PASS_WORKERS", "1")
 
 from ci_mode import (  # noqa: E402,F401  (the CI-mode hooks, registered by being here)
     in_ci,

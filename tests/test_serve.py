@@ -90,3 +90,18 @@ def test_serve_routes_a_session_to_one_replica_and_ends_cleanly():
     while any(_alive(p) for p in pids) and time.time() < deadline:
         time.sleep(0.2)
     assert not any(_alive(p) for p in pids)
+
+
+def test_one_server_runs_a_batchs_passes_on_every_core_and_a_replica_on_its_own(monkeypatch):
+    """`streamlit run` alone: one pass worker per core (at most 4); a diffviz-serve replica: one, unless
+    DIFFVIZ_PASS_WORKERS says otherwise (its cores are its torch threads)."""
+    from diffviz.app import runs
+    from diffviz.cli import serve
+    monkeypatch.delenv("DIFFVIZ_PASS_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert runs.pass_workers() == 2
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert runs.pass_workers() == 4
+    assert serve._replica_env("s", 1)["DIFFVIZ_PASS_WORKERS"] == "1"
+    monkeypatch.setenv("DIFFVIZ_PASS_WORKERS", "3")
+    assert runs.pass_workers() == 3 and serve._replica_env("s", 1)["DIFFVIZ_PASS_WORKERS"] == "3"

@@ -85,6 +85,7 @@ def _die_with_parent() -> None:
 def _replica_env(secret: str, threads: int) -> dict:
     env = dict(os.environ)
     env.update(STREAMLIT_SERVER_COOKIE_SECRET=secret, DIFFVIZ_TORCH_THREADS=str(threads), MALLOC_ARENA_MAX="2",
+               DIFFVIZ_PASS_WORKERS=os.environ.get("DIFFVIZ_PASS_WORKERS", "1"),   # its cores: its torch threads
                STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     return env
 
