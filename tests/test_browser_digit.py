@@ -65,8 +65,15 @@ def clear(page) -> None:
 
 
 def shows_the_views(page) -> None:
+    """The model's input and the repair are drawn (plotly's charts mount a moment after the run ends)."""
+    want = ["the model's input x0", "the repaired picture"]
+    try:
+        page.wait_for_function(f"w => {{ const t = ({_TITLES})().join(' | '); return w.every(s => t.includes(s)); }}",
+                               arg=want, timeout=TIMEOUT)
+    except Exception:                                                  # noqa: BLE001 (the assert below says what is shown)
+        pass
     titles = " | ".join(page.evaluate(_TITLES))
-    assert "the model's input x0" in titles and "the repaired picture" in titles, titles
+    assert all(w in titles for w in want), titles
     assert not problems(page), problems(page)
 
 
