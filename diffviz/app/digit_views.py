@@ -112,9 +112,7 @@ def show_zero_shot(model: str, x0) -> None:
     reading = int(r.labels[0])
     judge = _judge_reading(x)
     means = r.mean_errors(first_only=True)[0]              # comparable: every label was asked at these probes
-    e0 = r.errors[0]                                        # (K, P): NaN where a label was not asked
-    used = np.isfinite(e0).any(axis=0)                      # (P,) the probes this digit was asked at
-    asked = np.isfinite(e0[:, used]).all(axis=1)            # (K,) False: dropped before a later stage
+    asked = r.kept()[0]                                     # (K,) False: dropped before a later stage
     c1, c2 = st.columns([3, 1])
     chart(figs.label_errors(means, reading, judge, asked, title=f"Noise-prediction error per label ({r.first} noisings asked of all)"),
           key="zs-bars", where=c1)

@@ -78,6 +78,10 @@ class Reading:
         with np.errstate(all="ignore"):
             return np.nansum(e, axis=2) / np.isfinite(e).sum(axis=2)
 
+    def kept(self) -> np.ndarray:
+        """(B, K) bool: the labels asked at every probe their digit was asked at (False: dropped by a stage)."""
+        return _kept(self.errors)
+
     def margins(self) -> np.ndarray:
         """(B,) the runner-up's score minus the reading's (how sure the reading is)."""
         return _margins(_scores(self.errors))
@@ -186,8 +190,13 @@ def _scores(errors: np.ndarray) -> np.ndarray:
     """
     asked = np.isfinite(errors)                                          # (B, K, P)
     rel = _relative(errors)
-    full = (asked == asked.any(axis=1, keepdims=True)).all(axis=2)       # (B, K) asked wherever the digit was
-    return np.where(full, np.nan_to_num(rel, nan=0.0).sum(2) / np.maximum(asked.any(1).sum(1, keepdims=True), 1), np.inf)
+    return np.where(_kept(errors), np.nan_to_num(rel, nan=0.0).sum(2) / np.maximum(asked.any(1).sum(1, keepdims=True), 1), np.inf)
+
+
+def _kept(errors: np.ndarray) -> np.ndarray:
+    """(B, K) bool: each label asked wherever its digit was (at every probe any label was asked at)."""
+    asked = np.isfinite(errors)                                          # (B, K, P)
+    return (asked == asked.any(axis=1, keepdims=True)).all(axis=2)
 
 
 def _margins(score: np.ndarray) -> np.ndarray:
