@@ -60,32 +60,36 @@ def measure_inversion(model, x, y, steps: int, iterations: int, noise_seed, sche
             "seconds_per_digit": {"invert": _r((t1 - t0) / len(x), 4), "reconstruct": _r((t2 - t1) / len(x), 4)}}
 
 
-def row_cost_ms(model, rows: int = 500) -> float:
-    """Milliseconds per U-Net row (one image, one t, one label) in a batch of ``rows``: the machine's speed now."""
+def row_cost_ms(model, bf16: bool, rows: int = zero_shot.CHUNK, reps: int = 5) -> float:
+    """Milliseconds per U-Net row (one image, one t, one label) in a batch of ``rows``: the machine's speed now (best of ``reps``)."""
     x = torch.randn(rows, 1, model.config.image_size, model.config.image_size)
     t, c = torch.full((rows,), 300), torch.zeros(rows, dtype=torch.long)
-    with torch.inference_mode():
+    best = float("inf")
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         model(x, t, c)
-        t0 = time.perf_counter()
-        model(x, t, c)
-    return (time.perf_counter() - t0) / rows * 1000
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            model(x, t, c)
+            best = min(best, time.perf_counter() - t0)
+    return best / rows * 1000
 
 
-def measure_zero_shot(model, x, y, schedule: str) -> dict:
+def measure_zero_shot(model, x, y, schedule: str, bf16: bool) -> dict:
     """Accuracy and cost of the zero-shot reading (the shipped staged policy), the judge's accuracy on the same digits."""
-    before, load0 = row_cost_ms(model), os.getloadavg()[0]
+    before, load0 = row_cost_ms(model, bf16), os.getloadavg()[0]
     t0 = time.perf_counter()
-    r = zero_shot.classify(model, x, schedule=schedule)
+    r = zero_shot.classify(model, x, schedule=schedule, bf16=bf16)
     secs = time.perf_counter() - t0
-    after, load1 = row_cost_ms(model), os.getloadavg()[0]
+    after, load1 = row_cost_ms(model, bf16), os.getloadavg()[0]
     first = r.mean_errors(first_only=True).argmin(1)
-    return {"accuracy": _r((r.labels == y).mean(), 4), "seconds_per_digit": _r(secs / len(x), 4),
+    return {"precision": "bfloat16" if bf16 else "float32", "readings": r.labels.tolist(),
+            "accuracy": _r((r.labels == y).mean(), 4), "seconds_per_digit": _r(secs / len(x), 4),
             "unet_rows_per_digit": _r(r.model_calls.mean(), 1),
             "policy": [{"probes_t:draw": " ".join(f"{t}:{d}" for t, d in s.probes), "labels": s.keep,
                         "if_margin_below": s.margin if np.isfinite(s.margin) else None} for s in zero_shot.POLICY],
             "digits_per_stages": {str(k): int((r.stages == k).sum()) for k in range(1, len(zero_shot.POLICY) + 1)},
             "first_stage_only_accuracy": _r((first == y).mean(), 4),
-            "unet_ms_per_row_batch500_before_after": [_r(before, 2), _r(after, 2)],
+            f"unet_ms_per_row_batch{zero_shot.CHUNK}_before_after": [_r(before, 2), _r(after, 2)],
             "load_average_1min_before_after": [_r(load0, 2), _r(load1, 2)],
             "judge_accuracy": _r(judge.accuracy(x, y), 4), "digits": len(x)}
 
@@ -100,6 +104,9 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, nargs="+", default=[25, 50])
     p.add_argument("--skip-inversion", action="store_true")
     p.add_argument("--skip-zero-shot", action="store_true")
+    p.add_argument("--precision", choices=("auto", "float32", "bfloat16", "both"), default="auto",
+                   help="the zero-shot reading's U-Net precision; auto (what the app uses): bfloat16 where the CPU "
+                        "has it natively, else float32; both: run it twice and count the digits read differently")
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     model, meta = zoo.load(a.model, "cpu")
@@ -114,7 +121,15 @@ def main(argv=None) -> int:
         out["inversion"] = [measure_inversion(model, x, y, s, it, seed, schedule)
                             for s in a.steps for it, seed in ((0, None), (a.iterations, 0))]
     if not a.skip_zero_shot:
-        out["zero_shot"] = measure_zero_shot(model, x, y, schedule)
+        out["native_bf16"] = zoo.native_bf16("cpu")
+        kinds = {"auto": [out["native_bf16"]], "float32": [False], "bfloat16": [True], "both": [True, False]}[a.precision]
+        runs = [measure_zero_shot(model, x, y, schedule, bf16) for bf16 in kinds]
+        out["zero_shot"] = runs[0]
+        if len(runs) == 2:
+            out["zero_shot_float32"] = runs[1]
+            out["digits_read_differently_bf16_vs_fp32"] = int(np.sum(np.array(runs[0]["readings"]) != runs[1]["readings"]))
+        for run in runs:
+            del run["readings"]
     print(json.dumps(out, indent=2))
     return 0
 

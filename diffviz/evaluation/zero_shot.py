@@ -30,8 +30,10 @@ import torch
 
 from diffviz.diffusion.schedulers import NoiseSchedule
 from diffviz.model.unet import UNet
+from diffviz.model.zoo import native_bf16
 
 SEED = 0
+CHUNK = 64          # U-Net rows per call: on a 2-core CPU 64 ran ~1.3x faster per row than 500 (cache-sized)
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,7 @@ def probe_noise(probes, shape, seed: int = SEED) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def _errors(model, x0, rows, ts, noise, sched, chunk) -> np.ndarray:
+def _errors(model, x0, rows, ts, noise, sched, chunk, bf16=False) -> np.ndarray:
     """‖ε̂ − ε‖² (mean over pixels) for each row (digit, label, probe) of ``rows`` (N, 3)."""
     dev = model.stem.weight.device
     t_all = torch.as_tensor(np.asarray(ts))
@@ -119,14 +121,19 @@ def _errors(model, x0, rows, ts, noise, sched, chunk) -> np.ndarray:
         t = t_all[r[:, 2]]
         eps = noise[r[:, 2]]                                            # (n, C, H, W)
         x_t = sched.add_noise(x0[r[:, 0]], eps, t)
-        pred = model(x_t.to(dev), t.to(dev), r[:, 1].to(dev)).float().cpu()
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            pred = model(x_t.to(dev), t.to(dev), r[:, 1].to(dev)).float().cpu()
         out.append((pred - eps).flatten(1).pow(2).mean(1))
     return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
 
 def classify(model: UNet, x0, policy=POLICY, seed: int = SEED, schedule: str = "linear",
-             chunk: int = 500) -> Reading:
-    """Read digits x0 (B, C, H, W) in [-1, 1] with a class-conditional U-Net, stage by stage (``policy``)."""
+             chunk: int = CHUNK, bf16: bool | None = None) -> Reading:
+    """Read digits x0 (B, C, H, W) in [-1, 1] with a class-conditional U-Net, stage by stage (``policy``).
+
+    ``chunk``: U-Net rows per call. ``bf16``: the U-Net in bfloat16 autocast (the errors stay float32);
+    None = where the device computes bf16 natively (`zoo.native_bf16`), about 2x faster there.
+    """
     if model.config.conditioning != "class":
         raise ValueError("the zero-shot reading needs a model conditioned on class labels")
     x0 = torch.as_tensor(np.asarray(x0, np.float32))
@@ -136,8 +143,10 @@ def classify(model: UNet, x0, policy=POLICY, seed: int = SEED, schedule: str = "
     ts = np.array([t for t, _ in probes])
     noise = probe_noise(probes, x0.shape[1:], seed)
     sched = NoiseSchedule(schedule)
+    if bf16 is None:
+        bf16 = native_bf16(str(model.stem.weight.device))
     return _run(policy, len(x0), model.config.num_classes,
-                lambda rows: _errors(model, x0, rows, ts, noise, sched, chunk))
+                lambda rows: _errors(model, x0, rows, ts, noise, sched, chunk, bf16))
 
 
 def replay(full: np.ndarray, ts, draws, policy=POLICY) -> Reading:

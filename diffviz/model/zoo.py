@@ -99,6 +99,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def native_bf16(device: str) -> bool:
+    """Whether this device computes bfloat16 natively (a GPU that supports it; a CPU with AVX-512 BF16 or AMX).
+
+    There the U-Net in bf16 autocast runs about 2x faster than float32; elsewhere bf16 is emulated and slower.
+    """
+    if str(device).startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    cpu = torch.cpu
+    return any(getattr(cpu, f, lambda: False)() for f in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 _CACHE: dict = {}
 _LOCK = threading.Lock()
 
