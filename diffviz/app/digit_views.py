@@ -126,9 +126,12 @@ def show_zero_shot(model: str, x0) -> None:
     first_ts = sorted({int(t) for t in r.ts[r.first_round]})
     later = ~r.first_round & np.isfinite(r.errors[0]).any(axis=0)          # (P,) probes asked after the first stage
     more = int(later.sum())
-    then = (f"That left the runner-up close, so the closest labels were asked again at {more} more noisings "
-            f"(t = {int(r.ts[later].min())}…{int(r.ts[later].max())}, with {len(set(r.draws[later].tolist()))} "
-            f"noise draws per level at most) before deciding: "
+    went_on = zero_shot.POLICY[1:int(r.stages[0])]                          # the later stages this digit went through
+    gated = any(np.isfinite(s.margin) for s in zero_shot.POLICY[1:])        # do sure digits stop early?
+    then = ((("That left the runner-up close, so " if any(np.isfinite(s.margin) for s in went_on) else "Then ")
+             + f"the closest labels were asked again at {more} more noisings "
+             f"(t = {int(r.ts[later].min())}…{int(r.ts[later].max())}, with {len(set(r.draws[later].tolist()))} "
+             f"noise draws per level at most) before deciding: ")
             if more else "The runner-up was already far behind there, so the reading stopped: ")
     st.markdown(
         f"**What this shows.** The U-Net was trained to predict the noise in a noised digit *given its "
@@ -138,7 +141,8 @@ def show_zero_shot(model: str, x0) -> None:
         + (f", and the independent judge {agree} ({judge})" if agree else "") + ". "
         f"Every label was asked at {r.first} noisings of the digit (t = {', '.join(map(str, first_ts))}, one "
         f"fixed noise each); the bars compare the labels there. " + then +
-        f"{int(r.model_calls[0])} U-Net calls in all (a sure digit costs few, an ambiguous one more). "
+        f"{int(r.model_calls[0])} U-Net calls in all"
+        + (" (a sure digit costs few, an ambiguous one more). " if gated else ". ") +
         f"The green bars below are the noise levels where the reading beat the runner-up (averaged over "
         f"the level's noise draws): "
         f"{int((ok > 0).sum())} of the {len(ok)} levels both were asked at.")
