@@ -33,7 +33,24 @@ def view(at) -> dict:
             "notices": sorted(w.value for w in at.warning)}
 
 
-def test_sessions_at_the_same_moment_see_only_their_own_pictures_and_notices():
+@pytest.fixture
+def one_runtime(monkeypatch):
+    """AppTest puts a mock Runtime in one global slot at the start of each run and empties it at the end: not
+    thread-safe, so a session finishing could pull the runtime from under one still running ("Runtime hasn't
+    been created!", seen once in CI). A served app has one Runtime for all sessions: keep the last one in place."""
+    from streamlit.runtime import Runtime
+    last = {}
+
+    def instance(cls):
+        if cls._instance is not None:
+            last["runtime"] = cls._instance
+        if "runtime" not in last:
+            raise RuntimeError("Runtime hasn't been created!")
+        return last["runtime"]
+    monkeypatch.setattr(Runtime, "instance", classmethod(instance))
+
+
+def test_sessions_at_the_same_moment_see_only_their_own_pictures_and_notices(one_runtime):
     clear_caches()
     start, views, errors = threading.Barrier(len(LINKS)), {}, []
 
