@@ -33,7 +33,7 @@ from diffviz.model.unet import UNet
 from diffviz.model.zoo import native_bf16
 
 SEED = 0
-CHUNK = 64          # U-Net rows per call: on a 2-core CPU 64 ran ~1.3x faster per row than 500 (cache-sized)
+CHUNK = 64          # U-Net rows per call: on this 2-core CPU 1.2-1.5x faster per row than 500 (fits the caches)
 
 
 @dataclass(frozen=True)
