@@ -172,10 +172,12 @@ def _run(policy, B: int, K: int, ask: Callable[[np.ndarray], np.ndarray]) -> Rea
     for s in policy:
         if len(going) == 0:
             break
+        score = _scores(errors[going])                                   # (G, K) the labels' scores so far
         if s is not policy[0]:
-            going = going[_margins(_scores(errors[going])) < s.margin]
+            close = _margins(score) < s.margin
+            going, score = going[close], score[close]
         keep = max(1, min(s.keep, K))
-        labels = np.argsort(_scores(errors[going]), axis=1, kind="stable")[:, :keep]     # (G, keep)
+        labels = np.argsort(score, axis=1, kind="stable")[:, :keep]                      # (G, keep)
         j = np.array([index[p] for p in s.probes])
         g, k, q = np.meshgrid(np.arange(len(going)), np.arange(keep), j, indexing="ij")
         rows = np.stack([going[g.ravel()], labels[g.ravel(), k.ravel()], q.ravel()], 1)
